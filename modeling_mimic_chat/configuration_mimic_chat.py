@@ -1,0 +1,182 @@
+"""MIMIC-Chat configuration: a TimeSformer-style vision tower, two projectors and a Llama-family language model.
+
+Remote code: this file imports only `transformers` (never the rest of the MIMIC-Bench project).
+"""
+
+from huggingface_hub.dataclasses import strict
+from transformers import AutoConfig
+from transformers.configuration_utils import PreTrainedConfig, SubConfigSpec
+
+FUSION_MODES = ("token_gate", "xattn_gate")
+
+# Special tokens of the unified interface Y = LM([VID], phi(V)', [SEP], T) plus the ChatML turn markers.
+VID_START_TOKEN = "[VID]"
+VID_SEP_TOKEN = "[SEP]"
+VIDEO_PAD_TOKEN = "<|video_pad|>"
+IM_START_TOKEN = "<|im_start|>"
+IM_END_TOKEN = "<|im_end|>"
+PAD_TOKEN = "<|pad|>"
+
+# Presets. `tiny` is sized for CPU tests and the 10-minute demo training; `paper` mirrors the paper's scale:
+# TimeSformer-base (8 x 224^2, patch 16, 12 layers, 768-d) and an InternLM2-7B-class Llama backbone
+# (32 layers, 4096-d, 32 heads, 8 KV heads, 14336 FFN, vocab 92544 + added tokens, rope theta 1e6, 32k context).
+PRESETS = {
+    "tiny": {
+        "vision_config": {
+            "image_size": 32,
+            "patch_size": 8,
+            "num_channels": 3,
+            "num_frames": 8,
+            "hidden_size": 64,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "intermediate_size": 128,
+        },
+        "text_config": {
+            "vocab_size": 4000,
+            "hidden_size": 128,
+            "intermediate_size": 256,
+            "num_hidden_layers": 4,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "max_position_embeddings": 1024,
+            "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0},
+            "tie_word_embeddings": False,
+        },
+        "temporal_num_frames": 16,
+        "spatial_pool_grid": 2,
+        "cross_attn_every_n_layers": 2,
+    },
+    "paper": {
+        "vision_config": {
+            "image_size": 224,
+            "patch_size": 16,
+            "num_channels": 3,
+            "num_frames": 8,
+            "hidden_size": 768,
+            "num_hidden_layers": 12,
+            "num_attention_heads": 12,
+            "intermediate_size": 3072,
+        },
+        "text_config": {
+            "vocab_size": 92547,
+            "hidden_size": 4096,
+            "intermediate_size": 14336,
+            "num_hidden_layers": 32,
+            "num_attention_heads": 32,
+            "num_key_value_heads": 8,
+            "max_position_embeddings": 32768,
+            "rms_norm_eps": 1e-5,
+            "rope_parameters": {"rope_type": "dynamic", "rope_theta": 1000000.0, "factor": 2.0},
+            "tie_word_embeddings": False,
+        },
+        "temporal_num_frames": 32,
+        "spatial_pool_grid": 7,
+        "cross_attn_every_n_layers": 4,
+    },
+}
+
+
+@strict
+class MimicChatConfig(PreTrainedConfig):
+    r"""
+    Configuration of [`MimicChatForConditionalGeneration`].
+
+    vision_config: TimeSformer config of the frozen vision tower shared by both branches. Its `num_frames` must equal
+        `spatial_num_frames` (TimeSformer layers are bound to it); the temporal branch runs its frames in clips of that size.
+    text_config: config of any Llama-family decoder (built with `AutoModel.from_config`).
+    video_token_id / vid_start_token_id / vid_sep_token_id: ids of `<|video_pad|>`, `[VID]` and `[SEP]`.
+    spatial_num_frames: frames seen by the spatial branch (8 in the paper).
+    temporal_num_frames: frames seen by the temporal branch; a multiple of `spatial_num_frames`.
+    spatial_pool_grid: the spatial branch averages its patch grid over time, then pools it to `grid x grid` tokens.
+    temporal_pool: "frame_mean" = one token per temporal frame (mean over that frame's patches).
+    fusion_mode: "token_gate" (visual tokens scaled by 2*sigmoid(gate) and written into the `<|video_pad|>` slots) or
+        "xattn_gate" (Flamingo-style tanh-gated cross-attention before every `cross_attn_every_n_layers`-th decoder layer;
+        the prompt then holds only `[VID][SEP]`).
+    gate_init: initial gate logit; 0 gives a token-gate scale of 1 and a cross-attention gate of tanh(0) = 0.
+    freeze_vision / freeze_language_model: parameters set to `requires_grad=False` when the model is built.
+    """
+
+    model_type = "mimic_chat"
+    sub_configs_defaults = {
+        "text_config": SubConfigSpec(config_class=AutoConfig, model_type="llama"),
+        "vision_config": SubConfigSpec(config_class=AutoConfig, model_type="timesformer"),
+    }
+
+    text_config: dict | PreTrainedConfig | None = None
+    vision_config: dict | PreTrainedConfig | None = None
+    video_token_id: int = 5
+    vid_start_token_id: int = 3
+    vid_sep_token_id: int = 4
+    spatial_num_frames: int = 8
+    temporal_num_frames: int = 32
+    spatial_pool_grid: int = 7
+    temporal_pool: str = "frame_mean"
+    projector_hidden_act: str = "gelu"
+    fusion_mode: str = "token_gate"
+    gate_init: float = 0.0
+    cross_attn_every_n_layers: int = 4
+    freeze_vision: bool = True
+    freeze_language_model: bool = True
+    tie_word_embeddings: bool = False
+    initializer_range: float = 0.02
+
+    def validate_architecture(self):
+        super().validate_architecture()
+        if self.fusion_mode not in FUSION_MODES:
+            raise ValueError(f"fusion_mode must be one of {FUSION_MODES}, got {self.fusion_mode!r}")
+        if self.temporal_pool != "frame_mean":
+            raise ValueError(f"temporal_pool must be 'frame_mean', got {self.temporal_pool!r}")
+        if self.vision_config.num_frames != self.spatial_num_frames:
+            raise ValueError(
+                f"vision_config.num_frames ({self.vision_config.num_frames}) must equal spatial_num_frames "
+                f"({self.spatial_num_frames}): TimeSformer layers are bound to their frame count"
+            )
+        if self.temporal_num_frames % self.spatial_num_frames:
+            raise ValueError(
+                f"temporal_num_frames ({self.temporal_num_frames}) must be a multiple of spatial_num_frames "
+                f"({self.spatial_num_frames}): the temporal branch runs the tower on clips of that size"
+            )
+        patch_grid = self.vision_config.image_size // self.vision_config.patch_size
+        if not 1 <= self.spatial_pool_grid <= patch_grid:
+            raise ValueError(f"spatial_pool_grid must be in [1, {patch_grid}], got {self.spatial_pool_grid}")
+
+    @property
+    def num_spatial_tokens(self) -> int:
+        return self.spatial_pool_grid**2
+
+    @property
+    def num_temporal_tokens(self) -> int:
+        return self.temporal_num_frames
+
+    @property
+    def num_video_tokens(self) -> int:
+        """`<|video_pad|>` slots between [VID] and [SEP]: all visual tokens for token_gate, none for xattn_gate."""
+        if self.fusion_mode == "xattn_gate":
+            return 0
+        return self.num_spatial_tokens + self.num_temporal_tokens
+
+    @classmethod
+    def from_preset(cls, name: str, tokenizer=None, **overrides) -> "MimicChatConfig":
+        """Build the `tiny` or `paper` config. With a tokenizer, the vocabulary size and special-token ids follow it.
+
+        `overrides` replace top-level fields; `text_config` / `vision_config` dicts are merged into the preset's.
+        """
+        if name not in PRESETS:
+            raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+        preset = {key: dict(value) if isinstance(value, dict) else value for key, value in PRESETS[name].items()}
+        for sub in ("text_config", "vision_config"):
+            preset[sub] = {**preset[sub], **overrides.pop(sub, {})}
+        if tokenizer is not None:
+            preset["text_config"]["vocab_size"] = len(tokenizer)
+            preset["text_config"]["pad_token_id"] = tokenizer.pad_token_id
+            preset["text_config"]["eos_token_id"] = tokenizer.convert_tokens_to_ids(IM_END_TOKEN)
+            preset["video_token_id"] = tokenizer.convert_tokens_to_ids(VIDEO_PAD_TOKEN)
+            preset["vid_start_token_id"] = tokenizer.convert_tokens_to_ids(VID_START_TOKEN)
+            preset["vid_sep_token_id"] = tokenizer.convert_tokens_to_ids(VID_SEP_TOKEN)
+        preset["text_config"]["model_type"] = "llama"
+        preset["vision_config"]["model_type"] = "timesformer"
+        return cls(**{**preset, **overrides})
+
+
+__all__ = ["MimicChatConfig"]

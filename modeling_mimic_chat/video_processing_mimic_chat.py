@@ -1,0 +1,112 @@
+"""MIMIC-Chat video processor: 8 spatial + T temporal frames, resized and normalised for the TimeSformer tower.
+
+Remote code: imports only torch/numpy/transformers. The frame-index rule is a copy of the project's sampler rule
+(mimic_data), because remote code cannot import the project; a project test asserts that both agree.
+"""
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from transformers.image_processing_utils import BatchFeature
+from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
+from transformers.processing_utils import VideosKwargs
+from transformers.video_processing_utils import BaseVideoProcessor
+
+
+def segment_centre_indices(num_decoded: int, num_wanted: int) -> list[int]:
+    """Frame indices at segment centres: floor((i + 0.5) * n / k) for i in 0..k-1 (integer arithmetic, exact)."""
+    if num_decoded < 1 or num_wanted < 1:
+        raise ValueError(f"need at least one decoded and one wanted frame, got n={num_decoded}, k={num_wanted}")
+    return [((2 * i + 1) * num_decoded) // (2 * num_wanted) for i in range(num_wanted)]
+
+
+class MimicChatVideosKwargs(VideosKwargs, total=False):
+    spatial_num_frames: int
+    temporal_num_frames: int
+
+
+class MimicChatVideoProcessor(BaseVideoProcessor):
+    """Turns each video into `pixel_values_spatial` (B, 8, 3, H, W) and `pixel_values_videos` (B, T, 3, H, W).
+
+    A video is either pre-sampled frames `{"spatial": uint8 [8,H,W,3], "temporal": uint8 [T,H,W,3]}` (numpy or torch),
+    as the project's sampler yields, or a full uint8 clip [n,H,W,3] from which both frame sets are picked with
+    `segment_centre_indices`. Frames are resized (bilinear, antialiased) to `size`, scaled to [0, 1] and normalised.
+    """
+
+    image_mean = IMAGENET_DEFAULT_MEAN
+    image_std = IMAGENET_DEFAULT_STD
+    size = {"height": 224, "width": 224}
+    do_resize = True
+    do_rescale = True
+    do_normalize = True
+    do_sample_frames = True
+    spatial_num_frames = 8
+    temporal_num_frames = 32
+    valid_kwargs = MimicChatVideosKwargs
+    model_input_names = ["pixel_values_videos", "pixel_values_spatial"]
+
+    def preprocess(self, videos, **kwargs) -> BatchFeature:
+        # Extra kwargs (return_tensors, device, ...) are accepted: the processor and transformers pass them along.
+        spatial_k = kwargs.get("spatial_num_frames") or self.spatial_num_frames
+        temporal_k = kwargs.get("temporal_num_frames") or self.temporal_num_frames
+        if isinstance(videos, dict) or _is_frame_array(videos):
+            videos = [videos]
+        spatial, temporal = [], []
+        for index, video in enumerate(videos):
+            spatial_frames, temporal_frames = self._split_frames(video, index, spatial_k, temporal_k)
+            spatial.append(self._normalise(spatial_frames))
+            temporal.append(self._normalise(temporal_frames))
+        return BatchFeature(
+            {"pixel_values_spatial": torch.stack(spatial), "pixel_values_videos": torch.stack(temporal)},
+            tensor_type=kwargs.get("return_tensors"),
+        )
+
+    def _split_frames(self, video, index: int, spatial_k: int, temporal_k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if isinstance(video, dict):
+            missing = {"spatial", "temporal"} - set(video)
+            if missing:
+                raise ValueError(f"video {index}: pre-sampled frames need keys 'spatial' and 'temporal', missing {missing}")
+            spatial = _as_uint8_frames(video["spatial"], index, "spatial")
+            temporal = _as_uint8_frames(video["temporal"], index, "temporal")
+            for name, frames, wanted in (("spatial", spatial, spatial_k), ("temporal", temporal, temporal_k)):
+                if frames.shape[0] != wanted:
+                    raise ValueError(f"video {index}: expected {wanted} {name} frames, got {frames.shape[0]}")
+            return spatial, temporal
+        clip = _as_uint8_frames(video, index, "clip")
+        num_decoded = clip.shape[0]
+        return (
+            clip[segment_centre_indices(num_decoded, spatial_k)],
+            clip[segment_centre_indices(num_decoded, temporal_k)],
+        )
+
+    def _normalise(self, frames: torch.Tensor) -> torch.Tensor:
+        pixels = frames.permute(0, 3, 1, 2).float()
+        if self.do_resize:
+            target = (self.size["height"], self.size["width"])
+            if tuple(pixels.shape[-2:]) != target:
+                pixels = F.interpolate(pixels, size=target, mode="bilinear", antialias=True, align_corners=False)
+        if self.do_rescale:
+            pixels = pixels * self.rescale_factor
+        if self.do_normalize:
+            mean = torch.tensor(self.image_mean, dtype=pixels.dtype).view(1, 3, 1, 1)
+            std = torch.tensor(self.image_std, dtype=pixels.dtype).view(1, 3, 1, 1)
+            pixels = (pixels - mean) / std
+        return pixels
+
+
+def _is_frame_array(value) -> bool:
+    return isinstance(value, (np.ndarray, torch.Tensor)) and value.ndim == 4
+
+
+def _as_uint8_frames(frames, index: int, name: str) -> torch.Tensor:
+    tensor = torch.from_numpy(np.ascontiguousarray(frames)) if isinstance(frames, np.ndarray) else frames
+    if not isinstance(tensor, torch.Tensor):
+        raise TypeError(f"video {index}: {name} frames must be a numpy array or torch tensor, got {type(frames).__name__}")
+    if tensor.dtype != torch.uint8 or tensor.ndim != 4 or tensor.shape[-1] != 3 or tensor.shape[0] == 0:
+        raise ValueError(
+            f"video {index}: {name} frames must be uint8 [N>0, H, W, 3], got {tensor.dtype} {tuple(tensor.shape)}"
+        )
+    return tensor
+
+
+__all__ = ["MimicChatVideoProcessor", "segment_centre_indices"]
