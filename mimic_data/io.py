@@ -12,12 +12,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+_FILE_MODE = 0o644  # mkstemp creates 0600; released files must be readable by others
+
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write to a temp file in the same folder, fsync, then rename: readers see the old file or the new one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.chmod(tmp, _FILE_MODE)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
@@ -45,6 +48,7 @@ def write_parquet(path: str | os.PathLike, table: pa.Table) -> Path:
     table = table.replace_schema_metadata(None)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    os.chmod(tmp, _FILE_MODE)
     try:
         pq.write_table(table, tmp, compression="zstd", row_group_size=65536, write_statistics=True,
                        use_dictionary=True, store_schema=True)

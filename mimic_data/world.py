@@ -1,0 +1,284 @@
+"""The synthetic world: a seeded, small "platform" whose video content determines its metadata and comments.
+
+Each video has a latent content spec — a scene (tied to its category), one object with a colour, and two motions in
+order — and a latent appeal. Titles, descriptions, tags, hashtag topics and category come from that content through
+templates with per-channel creator style; comments come from personas that mention a content detail, correctly or not;
+a comment's likes grow when it mentions the video's content correctly (so the most-liked comment is grounded in the
+video, not in text style), and all counts are heavy-tailed. It is a fixture and a smoke benchmark, never a claim about
+real platforms: the records it makes go through the same schema and code paths as crawled yt-dlp data.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+
+from .schema import RECORD_SCHEMA
+
+# (category, scene words, background RGB, background pattern)
+CATEGORIES = (
+    ("Sports", ("stadium", "court"), (40, 110, 50), "stripes_v"),
+    ("Music", ("stage", "concert"), (70, 20, 90), "dots"),
+    ("Gaming", ("arena", "level"), (20, 30, 80), "checker"),
+    ("Pets & Animals", ("backyard", "park"), (110, 90, 40), "gradient"),
+    ("Travel & Events", ("beach", "city"), (30, 100, 130), "stripes_h"),
+    ("Comedy", ("living room", "couch"), (120, 50, 40), "diagonal"),
+    ("Education", ("classroom", "lab"), (60, 60, 60), "grid"),
+    ("Howto & Style", ("kitchen", "workshop"), (100, 70, 100), "plain"),
+)
+SHAPES = ("ball", "box", "kite", "ring", "cross", "bar")
+COLOURS = {
+    "red": (230, 30, 30),
+    "green": (40, 220, 60),
+    "blue": (40, 80, 255),
+    "yellow": (250, 230, 30),
+    "white": (245, 245, 245),
+    "pink": (255, 90, 200),
+    "orange": (255, 140, 0),
+    "cyan": (30, 230, 230),
+}
+COLOUR_NAMES = tuple(COLOURS)
+# motion name -> (3rd person phrase, -ing phrase, hashtag)
+MOTIONS = {
+    "right": ("slides right", "sliding right", "slideright"),
+    "left": ("slides left", "sliding left", "slideleft"),
+    "up": ("rises", "rising", "risingup"),
+    "down": ("falls", "falling", "falldown"),
+    "grow": ("grows", "growing", "growingbig"),
+    "shrink": ("shrinks", "shrinking", "shrinkit"),
+}
+MOTION_NAMES = tuple(MOTIONS)
+PLATFORM_SIZES = {"youtube": (128, 72), "tiktok": (72, 128)}  # rendered (width, height), small by default
+FPS = 8
+CATEGORY_NOISE = 0.1  # share of creators who file a video under a category its scene does not show
+REPOST_RATE = 0.01  # share of videos re-uploaded by the same channel (near-duplicates the selection must catch)
+COMMENT_SNAPSHOT = 100  # top comments kept per video, as a crawl with max_comments=100 would
+
+_TITLE_TEMPLATES = (
+    "{C} {o} {m1} in the {s}",
+    "POV: the {c} {o} {m1}",
+    "this {c} {o} {m1} and then {m2}",
+    "{s} vibes: {c} {o} {m1ing}",
+    "when the {c} {o} {m2} at the end",
+    "{c} {o} {m1ing}, then {m2ing}",
+)
+_DESC_TEMPLATES = (
+    "In this clip a {c} {o} {m1} and then {m2} in the {s}.",
+    "First the {c} {o} {m1}, then it {m2}. Filmed at the {s}.",
+    "{S} moment: our {c} {o} {m1} before it {m2}.",
+)
+_CTA = ("Like and subscribe!", "Follow for part 2", "Which one was your favourite?", "", "New clips every day.")
+_EMOJI = ("🔥", "😂", "✨", "😍", "🙌", "💯", "👀")
+_GENERIC_COMMENTS = ("first", "lol", "who's here in 2026?", "nice", "🔥🔥🔥", "underrated", "more please", "ok")
+# persona -> templates; {x} is the mentioned detail (may be wrong), {e} an emoji
+_PERSONA_TEMPLATES = {
+    "fan": ("love the {x} {e}", "the {x} is everything", "that {x} made my day {e}"),
+    "joker": ("the {x} has more talent than me {e}", "nobody: ... the {x}: {e}", "me watching the {x} at 3am {e}"),
+    "narrator": ("0:03 the {x}", "the part with the {x} though", "wait for the {x} {e}"),
+    "skeptic": ("is the {x} real?", "why the {x} tho", "not the {x} again"),
+}
+_PERSONAS = tuple(_PERSONA_TEMPLATES)
+# like-count effect of what a comment mentions, when correct; a wrong mention costs likes
+_MENTION_QUALITY = {"order": 1.6, "motion": 1.3, "object": 1.0, "scene": 0.6}
+_WRONG_MENTION_QUALITY = -0.6
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    n: int = 1000
+    seed: int = 0
+    channels_per_video: float = 1 / 25
+    youtube_share: float = 0.55
+    snapshot_date: dt.date = dt.date(2026, 11, 1)
+
+
+def _slug(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def sample_content(cfg: WorldConfig) -> dict[str, np.ndarray]:
+    """Vectorised latent content and counts for every video (the slow part, text, is done per video afterwards)."""
+    rng = np.random.default_rng([cfg.seed, 1])
+    n = cfg.n
+    n_channels = max(1, int(n * cfg.channels_per_video))
+    content = {
+        "platform_is_tiktok": rng.random(n) >= cfg.youtube_share,
+        "scene": rng.integers(0, len(CATEGORIES), n),
+        "shape": rng.integers(0, len(SHAPES), n),
+        "colour": rng.integers(0, len(COLOURS), n),
+        "motion1": rng.integers(0, len(MOTIONS), n),
+        "motion2_offset": rng.integers(1, len(MOTIONS), n),  # motion2 != motion1
+        "channel": rng.integers(0, n_channels, n),
+        "appeal": rng.normal(0.0, 1.0, n),
+        "duration_s": np.round(rng.uniform(3.0, 6.0, n) * FPS) / FPS,
+        "upload_days_ago": rng.integers(1, 900, n),
+        "upload_second": rng.integers(0, 86400, n),
+        "title_template": rng.integers(0, len(_TITLE_TEMPLATES), n),
+        "desc_template": rng.integers(0, len(_DESC_TEMPLATES), n),
+        "cta": rng.integers(0, len(_CTA), n),
+    }
+    content["motion2"] = (content["motion1"] + content["motion2_offset"]) % len(MOTIONS)
+    mislabel = rng.random(n) < CATEGORY_NOISE
+    content["category"] = np.where(mislabel, rng.integers(0, len(CATEGORIES), n), content["scene"])
+    # Reposts: the same channel uploads the same content again (a near-duplicate of an earlier video).
+    repost = rng.random(n) < REPOST_RATE
+    repost[0] = False
+    source = np.where(repost, (rng.random(n) * np.arange(n)).astype(np.int64), np.arange(n))
+    for key in ("platform_is_tiktok", "scene", "shape", "colour", "motion1", "motion2", "channel", "category",
+                "title_template", "desc_template", "duration_s"):
+        content[key] = content[key][source]
+    content["repost_of"] = np.where(repost, source, -1)
+    # Heavy-tailed interaction driven by appeal: views log-normal, rates rise with appeal.
+    tiktok = content["platform_is_tiktok"]
+    appeal = content["appeal"]
+    views = np.exp(rng.normal(np.where(tiktok, 10.0, 9.0), 1.5)).astype(np.int64) + 1
+    like_rate = 1 / (1 + np.exp(-(-3.3 + 0.7 * appeal + rng.normal(0, 0.3, n))))
+    likes = rng.binomial(views, like_rate)
+    comment_rate = np.clip(0.02 * np.exp(0.5 * appeal + rng.normal(0, 0.4, n)), 0, 1)
+    comments = rng.binomial(likes, comment_rate)
+    share_rate = np.clip(0.04 * np.exp(0.4 * appeal + rng.normal(0, 0.4, n)), 0, 1)
+    content.update(view_count=views, like_count=likes, comment_count=comments,
+                   share_count=rng.binomial(likes, share_rate))
+    return content
+
+
+def _style(text: str, channel: int, rng: np.random.Generator) -> str:
+    """Creator style noise: per-channel habits (caps, emoji, exclamation) plus a little per-video randomness."""
+    habit = channel % 5
+    if habit == 1:
+        text = text.upper()
+    elif habit == 2 or rng.random() < 0.15:
+        text = f"{text} {_EMOJI[(channel + int(rng.integers(0, 3))) % len(_EMOJI)]}"
+    elif habit == 3:
+        text = f"{text}!!"
+    return text[0].upper() + text[1:] if text else text
+
+
+def _comments_for(i: int, content: dict[str, np.ndarray], rng: np.random.Generator) -> list[dict]:
+    n = int(min(content["comment_count"][i], COMMENT_SNAPSHOT))
+    if n == 0:
+        return []
+    scene_words = CATEGORIES[content["scene"][i]][1]
+    truth = {
+        "object": f"{COLOUR_NAMES[content['colour'][i]]} {SHAPES[content['shape'][i]]}",
+        "motion": f"{SHAPES[content['shape'][i]]} {MOTIONS[MOTION_NAMES[content['motion2'][i]]][1]}",
+        "order": f"{MOTIONS[MOTION_NAMES[content['motion1'][i]]][1]} then {MOTIONS[MOTION_NAMES[content['motion2'][i]]][1]}",
+        "scene": scene_words[0],
+    }
+    kinds = ("object", "motion", "order", "scene", "generic")
+    kind_idx = rng.integers(0, len(kinds), n)
+    correct = rng.random(n) < 0.7
+    persona = rng.integers(0, len(_PERSONAS), n)
+    template_pick = rng.integers(0, 3, n)
+    emoji_pick = rng.integers(0, len(_EMOJI), n)
+    noise = rng.gumbel(0.0, 0.9, n)
+    texts, quality = [], np.zeros(n)
+    for j in range(n):
+        kind = kinds[kind_idx[j]]
+        if kind == "generic":
+            texts.append(_GENERIC_COMMENTS[int(rng.integers(0, len(_GENERIC_COMMENTS)))])
+            continue
+        detail = truth[kind] if correct[j] else _wrong_detail(kind, truth[kind], rng)
+        template = _PERSONA_TEMPLATES[_PERSONAS[persona[j]]][template_pick[j]]
+        texts.append(template.format(x=detail, e=_EMOJI[emoji_pick[j]]).strip())
+        quality[j] = _MENTION_QUALITY[kind] if correct[j] else _WRONG_MENTION_QUALITY
+    scale = np.log1p(content["like_count"][i]) * 0.5
+    likes = np.floor(np.exp(scale + 1.2 * quality + noise)).astype(np.int64)
+    order = np.lexsort((np.arange(n), -likes))  # most liked first; ties keep generation order
+    pinned = int(order[0]) if rng.random() < 0.05 else -1
+    return [
+        {"text": texts[j], "like_count": int(likes[j]), "rank": r + 1, "is_pinned": j == pinned}
+        for r, j in enumerate(order)
+    ]
+
+
+def _wrong_detail(kind: str, right: str, rng: np.random.Generator) -> str:
+    while True:
+        if kind == "object":
+            cand = f"{COLOUR_NAMES[rng.integers(0, len(COLOURS))]} {SHAPES[rng.integers(0, len(SHAPES))]}"
+        elif kind == "motion":
+            cand = f"{right.split(' ')[0]} {MOTIONS[MOTION_NAMES[rng.integers(0, len(MOTIONS))]][1]}"
+        elif kind == "order":
+            a, b = rng.choice(len(MOTIONS), 2, replace=False)
+            cand = f"{MOTIONS[MOTION_NAMES[a]][1]} then {MOTIONS[MOTION_NAMES[b]][1]}"
+        else:
+            cand = CATEGORIES[rng.integers(0, len(CATEGORIES))][1][0]
+        if cand != right:
+            return cand
+
+
+def video_id_for(seed: int, index: int, platform: str) -> str:
+    """Stable, platform-looking ids (11 chars for YouTube, 19 digits for TikTok)."""
+    h = np.random.default_rng([seed, 2, index]).integers(0, 2**63 - 1)
+    if platform == "tiktok":
+        return f"7{int(h) % 10**18:018d}"
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    out, v = [], int(h)
+    for _ in range(11):
+        out.append(alphabet[v % 64])
+        v //= 64
+    return "".join(out)
+
+
+def generate_world(cfg: WorldConfig) -> tuple[pa.Table, pa.Table]:
+    """Return (records table in RECORD_SCHEMA, content table the renderer reads), both sorted by video_id."""
+    content = sample_content(cfg)
+    rng = np.random.default_rng([cfg.seed, 3])
+    snapshot = dt.datetime.combine(cfg.snapshot_date, dt.time(), dt.UTC)
+    records, world_rows = [], []
+    ids = [video_id_for(cfg.seed, i, "tiktok" if content["platform_is_tiktok"][i] else "youtube") for i in range(cfg.n)]
+    for i in range(cfg.n):
+        platform = "tiktok" if content["platform_is_tiktok"][i] else "youtube"
+        category, scene_words, _, _ = CATEGORIES[content["scene"][i]]
+        scene = scene_words[int(rng.integers(0, 2))]
+        colour, shape = COLOUR_NAMES[content["colour"][i]], SHAPES[content["shape"][i]]
+        m1, m2 = MOTIONS[MOTION_NAMES[content["motion1"][i]]], MOTIONS[MOTION_NAMES[content["motion2"][i]]]
+        channel = int(content["channel"][i])
+        words = {"c": colour, "C": colour.capitalize(), "o": shape, "s": scene, "S": scene.capitalize(),
+                 "m1": m1[0], "m2": m2[0], "m1ing": m1[1], "m2ing": m2[1]}
+        title = _style(_TITLE_TEMPLATES[content["title_template"][i]].format(**words), channel, rng)
+        filed_category = CATEGORIES[content["category"][i]][0]
+        topics = [f"#{colour}{shape}", f"#{_slug(filed_category)}", f"#{m1[2]}"]
+        if platform == "tiktok":
+            topics += ["#fyp"]
+        description = _DESC_TEMPLATES[content["desc_template"][i]].format(**words)
+        description = " ".join(x for x in (description, _CTA[content["cta"][i]], " ".join(topics)) if x)
+        # yt-dlp gives TikTok no tags; the synthetic world mirrors that so every consumer handles the gap.
+        tags = [] if platform == "tiktok" else [shape, colour, f"{colour} {shape}", scene, category.lower(),
+                                                m1[1], m2[1]]
+        width, height = PLATFORM_SIZES[platform]
+        uploaded = snapshot - dt.timedelta(days=int(content["upload_days_ago"][i]),
+                                           seconds=int(content["upload_second"][i]))
+        records.append({
+            "video_id": ids[i], "platform": platform,
+            "url": f"https://synthetic.invalid/{platform}/{ids[i]}.mp4",
+            "channel_id": f"UC{channel:08d}" if platform == "youtube" else f"creator{channel:06d}",
+            "title": title, "description": description, "tags": tags, "topics": topics,
+            "category": filed_category, "language": "en", "upload_time": uploaded,
+            "duration_s": float(content["duration_s"][i]), "width": width, "height": height,
+            "view_count": int(content["view_count"][i]), "like_count": int(content["like_count"][i]),
+            "comment_count": int(content["comment_count"][i]), "share_count": int(content["share_count"][i]),
+            "snapshot_date": cfg.snapshot_date, "comments": _comments_for(i, content, rng),
+        })
+        world_rows.append({
+            "video_id": ids[i], "platform": platform, "scene": category, "shape": shape, "colour": colour,
+            "motion1": MOTION_NAMES[content["motion1"][i]], "motion2": MOTION_NAMES[content["motion2"][i]],
+            "appeal": float(content["appeal"][i]), "width": width, "height": height, "fps": FPS,
+            "duration_s": float(content["duration_s"][i]),
+            "repost_of": ids[content["repost_of"][i]] if content["repost_of"][i] >= 0 else None,
+        })
+    order = np.argsort(np.array(ids))
+    records_table = pa.Table.from_pylist([records[k] for k in order], schema=RECORD_SCHEMA)
+    world_table = pa.Table.from_pylist([world_rows[k] for k in order], schema=WORLD_SCHEMA)
+    return records_table, world_table
+
+
+WORLD_SCHEMA = pa.schema([
+    ("video_id", pa.string()), ("platform", pa.string()), ("scene", pa.string()), ("shape", pa.string()),
+    ("colour", pa.string()), ("motion1", pa.string()), ("motion2", pa.string()), ("appeal", pa.float64()),
+    ("width", pa.int32()), ("height", pa.int32()), ("fps", pa.int32()), ("duration_s", pa.float64()),
+    ("repost_of", pa.string()),
+])
