@@ -73,19 +73,23 @@ class ErrorClass(NamedTuple):
     transient: bool
 
 
+def _wrapped(exc: BaseException) -> list[BaseException]:
+    """The exceptions `exc` carries: DownloadError/ExtractorError.exc_info, ExtractorError.cause, __cause__, __context__."""
+    exc_info = getattr(exc, "exc_info", None)
+    candidates = [exc_info[1] if isinstance(exc_info, tuple) and len(exc_info) > 1 else None,
+                  getattr(exc, "cause", None), exc.__cause__, exc.__context__]
+    return [c for c in candidates if isinstance(c, BaseException)]
+
+
 def exception_chain(exc: BaseException, max_depth: int = 8) -> list[BaseException]:
-    """The exception and what it wraps: DownloadError.exc_info, ExtractorError.cause/exc_info, __cause__."""
+    """The exception and, breadth-first, everything it wraps (each exception once)."""
     chain: list[BaseException] = []
-    todo: list[object] = [exc]
+    todo: list[BaseException] = [exc]
     while todo and len(chain) < max_depth:
         current = todo.pop(0)
-        if not isinstance(current, BaseException) or any(current is seen for seen in chain):
-            continue
-        chain.append(current)
-        exc_info = getattr(current, "exc_info", None)
-        if isinstance(exc_info, tuple) and len(exc_info) > 1:
-            todo.append(exc_info[1])
-        todo.extend([getattr(current, "cause", None), current.__cause__, current.__context__])
+        if not any(current is seen for seen in chain):
+            chain.append(current)
+            todo.extend(_wrapped(current))
     return chain
 
 
@@ -144,5 +148,6 @@ def classify_ytdlp_error(exc_or_message: BaseException | str | None) -> ErrorCla
 
 
 def root_cause(exc: BaseException) -> BaseException:
-    """The innermost exception of the chain (what the ledger names as the error class)."""
-    return exception_chain(exc)[-1]
+    """The original failure (what the ledger names as the error class): the first exception that wraps nothing."""
+    chain = exception_chain(exc)
+    return next((e for e in chain if not _wrapped(e)), chain[-1])

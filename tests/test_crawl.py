@@ -4,8 +4,11 @@ raising real yt-dlp exception objects; no network."""
 import argparse
 import copy
 import datetime as dt
+import functools
+import http.server
 import json
 import sys
+import threading
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -186,3 +189,30 @@ def test_cli_parses_crawl_options_and_finalizes(tmp_path, capsys):
     args = parser.parse_args(["crawl", "--out", str(tmp_path / "o")])
     with pytest.raises(SystemExit, match="give URLs"):
         args.handler(args)
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def test_real_youtubedl_against_a_loopback_server(tmp_path):
+    """The default factory (real yt-dlp, our options) end to end, offline: a loopback server, no platform."""
+    served = tmp_path / "srv"
+    served.mkdir()
+    (served / "clip.mp4").write_bytes(b"\x00" * 1024)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=served))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        summary = crawl([f"{base}/clip.mp4", f"{base}/missing.mp4"], tmp_path / "out", snapshot_date=SNAPSHOT,
+                        sleep=0)
+    finally:
+        server.shutdown()
+        server.server_close()
+    ledger = {row["url"]: row for row in read_jsonl(tmp_path / "out" / LEDGER_NAME)}
+    missing = ledger[f"{base}/missing.mp4"]
+    assert (missing["status"], missing["transient"], missing["error_class"]) == ("http_error", False, "HTTPError")
+    clip = ledger[f"{base}/clip.mp4"]  # yt-dlp's generic extractor: neither YouTube nor TikTok
+    assert clip["status"] == "invalid_record" and "platform" in clip["message"]
+    assert summary["records"] == 0
