@@ -268,6 +268,13 @@ class MimicChatForConditionalGeneration(MimicChatPreTrainedModel, GenerationMixi
         self.post_init()
         self.apply_freeze_flags()
 
+    @classmethod
+    def from_pretrained(cls, *args, **kwargs):
+        # Loading replaces the parameters (requires_grad=True again), so the freeze flags are re-applied afterwards.
+        loaded = super().from_pretrained(*args, **kwargs)
+        (loaded[0] if isinstance(loaded, tuple) else loaded).apply_freeze_flags()
+        return loaded
+
     def apply_freeze_flags(self) -> None:
         """Freeze per config: the vision tower (`freeze_vision`) and the base LM + lm_head (`freeze_language_model`).
 
