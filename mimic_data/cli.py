@@ -58,6 +58,10 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser("data", help="MIMIC-Data: synth, render, crawl, select, release")
     sub = parser.add_subparsers(dest="data_command", required=True)
 
+    from .crawl import register_crawl
+
+    register_crawl(sub)
+
     p = sub.add_parser("synth", help="write N synthetic-world records (records.parquet + world.parquet)")
     p.add_argument("--n", type=int, required=True)
     p.add_argument("--seed", type=int, default=0)

@@ -241,11 +241,11 @@ def generate_world(cfg: WorldConfig) -> tuple[pa.Table, pa.Table]:
                  "m1": m1[0], "m2": m2[0], "m1ing": m1[1], "m2ing": m2[1]}
         title = _style(_TITLE_TEMPLATES[content["title_template"][i]].format(**words), channel, rng)
         filed_category = CATEGORIES[content["category"][i]][0]
-        topics = [f"#{colour}{shape}", f"#{_slug(filed_category)}", f"#{m1[2]}"]
-        if platform == "tiktok":
-            topics += ["#fyp"]
+        # topics are hashtag names without "#", as the yt-dlp normaliser stores them
+        topics = [f"{colour}{shape}", _slug(filed_category), m1[2]] + (["fyp"] if platform == "tiktok" else [])
         description = _DESC_TEMPLATES[content["desc_template"][i]].format(**words)
-        description = " ".join(x for x in (description, _CTA[content["cta"][i]], " ".join(topics)) if x)
+        hashtags = " ".join(f"#{t}" for t in topics)
+        description = " ".join(x for x in (description, _CTA[content["cta"][i]], hashtags) if x)
         # yt-dlp gives TikTok no tags; the synthetic world mirrors that so every consumer handles the gap.
         tags = [] if platform == "tiktok" else [shape, colour, f"{colour} {shape}", scene, category.lower(),
                                                 m1[1], m2[1]]

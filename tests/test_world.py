@@ -29,7 +29,7 @@ def test_records_are_schema_valid_and_content_drives_metadata(tmp_path):
         s = spec[rec.video_id]
         text = f"{rec.title} {rec.description}".lower()
         assert s["colour"] in text and s["shape"] in text  # the object is always named
-        assert f"#{s['colour']}{s['shape']}" in rec.topics
+        assert f"{s['colour']}{s['shape']}" in rec.topics and f"#{s['colour']}{s['shape']}" in rec.description
         scene_matches += rec.category == s["scene"]
         if rec.platform == "tiktok":
             assert rec.tags == [] and rec.height > rec.width
