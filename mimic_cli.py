@@ -7,6 +7,7 @@ import sys
 # subcommand -> module exposing `register(subparsers)`; modules import heavy dependencies inside their handlers.
 SUBCOMMANDS = {
     "data": "mimic_data.cli",
+    "study": "mimic_eval.study.cli",
 }
 
 

@@ -1,0 +1,170 @@
+"""`mimic study …`: build a blind-test sheet, serve the annotation app, simulate, export, aggregate, score proxies."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def _build(args) -> int:
+    from .sheet import build_sheet
+
+    secret = bytes.fromhex(Path(args.secret_file).read_text().strip()) if args.secret_file else None
+    design = build_sheet(args.bench, args.generations, args.out, seed=args.seed, n_videos=args.n_videos,
+                         n_calibration=args.n_calibration, n_attention=args.n_attention, k=args.k, secret=secret)
+    print(f"study {design['study_id']}: {design['n_items']} items over {design['n_videos']} videos, "
+          f"{design['n_models']} models -> {args.out}/items_public.parquet (source map in {args.out}/secret/)")
+    return 0
+
+
+def _tokens(args) -> int:
+    from mimic_data.io import atomic_write_text
+
+    from .store import StudyStore
+
+    issued = StudyStore(args.db, args.study).issue_tokens(args.n)
+    atomic_write_text(args.out, "annotator_id,token\n" + "".join(f"{a},{t}\n" for a, t in issued))
+    Path(args.out).chmod(0o600)
+    print(f"{len(issued)} tokens -> {args.out} (hand each annotator one token; keep the file private)")
+    return 0
+
+
+def _serve(args) -> int:
+    from .app import serve
+
+    serve(args.study, args.db, port=args.port, k=args.k, lease_seconds=args.lease_minutes * 60)
+    return 0
+
+
+def _simulate(args) -> int:
+    from mimic_data.io import atomic_write_json
+
+    from .loadtest import load_test
+
+    report = load_test(args.study, args.db, n_annotators=args.annotators, seed=args.seed)
+    atomic_write_json(args.out, report)
+    print(f"SIMULATED annotators: {report['judgments_in_db']} judgments stored by {args.annotators} annotators in "
+          f"{report['wall_s']:.1f}s; db matches accepted: {report['db_matches_accepted']} -> {args.out}")
+    return 0 if report["db_matches_accepted"] and report["db_rows_unique"] else 1
+
+
+def _export(args) -> int:
+    from .export import export_judgments, read_judgments
+
+    path = export_judgments(read_judgments(args.db), args.out, simulated=args.simulated)
+    print(f"judgments -> {path}")
+    return 0
+
+
+def _aggregate(args) -> int:
+    from .aggregate import aggregate, results_table, write_results
+    from .export import read_judgments
+    from .sheet import load_manifest
+
+    result = aggregate(read_judgments(args.judgments), load_manifest(args.study), n_boot=args.n_boot, seed=args.seed,
+                       max_failed_checks=args.max_failed_checks)
+    result["simulated"] = args.simulated
+    title = "SIMULATED judgments (not people)" if args.simulated else ""
+    paths = write_results(result, args.out, title=title)
+    print(results_table(result), "\n".join(f"{k}: {v}" for k, v in paths.items()))
+    return 0
+
+
+def _proxies(args) -> int:
+    from mimic_data.io import atomic_write_json
+
+    from .proxies import compute_proxies
+
+    result = compute_proxies(args.bench, args.generations, args.data, embedder=args.embedder, seed=args.seed)
+    atomic_write_json(args.out, result)
+    print(json.dumps(result["sources"], indent=1))
+    return 0
+
+
+def _validate(args) -> int:
+    from mimic_data.io import atomic_write_json
+
+    from .proxies import validate_proxies
+
+    proxies = json.loads(Path(args.proxies).read_text())
+    study = json.loads(Path(args.results).read_text())
+    result = validate_proxies(proxies, study, n_boot=args.n_boot, seed=args.seed)
+    result["simulated_judgments"] = bool(study.get("simulated"))
+    atomic_write_json(args.out, result)
+    for name, r in result["proxies"].items():
+        rho = "n/a" if r["spearman"] is None else f"{r['spearman']:+.2f} [{r['ci'][0]:+.2f}, {r['ci'][1]:+.2f}]"
+        print(f"{name:28s} Spearman vs judged-human %: {rho}")
+    return 0
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("study", help="comment-mimicking human study: build, serve, aggregate, proxies")
+    sub = parser.add_subparsers(dest="study_command", required=True)
+
+    p = sub.add_parser("build", help="blind-test sheet: top-5 real comments + one per model, shuffled, opaque ids")
+    p.add_argument("--bench", required=True, help="MIMIC-Bench folder with comment_generation.parquet")
+    p.add_argument("--generations", nargs="+", required=True, help="`mimic eval generate` JSONL files")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n-videos", type=int, default=None, help="seeded subset of bench videos (default: all)")
+    p.add_argument("--n-calibration", type=int, default=2, help="videos every annotator judges (crossed block)")
+    p.add_argument("--n-attention", type=int, default=3, help="attention-check lines (calibration videos first)")
+    p.add_argument("--k", type=int, default=3, help="annotators per item")
+    p.add_argument("--secret-file", help="hex HMAC key; default: a new random key in OUT/secret/")
+    p.set_defaults(handler=_build)
+
+    p = sub.add_parser("tokens", help="issue annotator sign-in tokens")
+    p.add_argument("--study", required=True)
+    p.add_argument("--db", required=True)
+    p.add_argument("--n", type=int, required=True)
+    p.add_argument("--out", required=True, help="CSV of annotator_id,token (mode 0600)")
+    p.set_defaults(handler=_tokens)
+
+    p = sub.add_parser("serve", help="annotation app on 127.0.0.1")
+    p.add_argument("--study", required=True)
+    p.add_argument("--db", required=True)
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--k", type=int, default=None, help="override the design's annotators per item")
+    p.add_argument("--lease-minutes", type=float, default=30)
+    p.set_defaults(handler=_serve)
+
+    p = sub.add_parser("simulate", help="SIMULATED annotators judge the study over loopback (load test)")
+    p.add_argument("--study", required=True)
+    p.add_argument("--db", required=True)
+    p.add_argument("--annotators", type=int, default=50)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="load-test report JSON")
+    p.set_defaults(handler=_simulate)
+
+    p = sub.add_parser("export", help="judgments -> parquet + datasets folder")
+    p.add_argument("--db", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--simulated", action="store_true", help="label the export as simulated")
+    p.set_defaults(handler=_export)
+
+    p = sub.add_parser("aggregate", help="% judged human, realism, agreement, exclusions, table and chart")
+    p.add_argument("--study", required=True)
+    p.add_argument("--judgments", required=True, help="SQLite database or exported parquet")
+    p.add_argument("--out", required=True)
+    p.add_argument("--n-boot", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--max-failed-checks", type=int, default=1, help="exclude annotators failing more checks")
+    p.add_argument("--simulated", action="store_true", help="label results as simulated")
+    p.set_defaults(handler=_aggregate)
+
+    p = sub.add_parser("proxies", help="automatic human-likeness proxies per source")
+    p.add_argument("--bench", required=True)
+    p.add_argument("--generations", nargs="+", required=True)
+    p.add_argument("--data", help="MIMIC-Data folder (comments.parquet, splits.parquet) for the detector")
+    p.add_argument("--embedder", choices=["minilm", "tfidf"], default="minilm")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    p.set_defaults(handler=_proxies)
+
+    p = sub.add_parser("validate", help="Spearman of each proxy vs the study's judged-human % (bootstrap CI)")
+    p.add_argument("--proxies", required=True)
+    p.add_argument("--results", required=True, help="study_results.json from `mimic study aggregate`")
+    p.add_argument("--n-boot", type=int, default=2000)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True)
+    p.set_defaults(handler=_validate)
