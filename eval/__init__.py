@@ -1,0 +1,1 @@
+"""Evaluation (installed as `mimic_eval`): the harness (runner, model adapters, per-sample caching, run manifests), leaderboard and plots, the comment-mimicking study (`study/`), and thin `evaluate` metric modules under `metrics/`."""

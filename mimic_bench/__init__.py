@@ -1,0 +1,1 @@
+"""MIMIC-Bench: the 7 user-like-thinking tasks and the comment-mimicking items — task specs and versioned prompts, the question builder (distractors from irrelevant videos), audits, the one scoring implementation, and the dataset-folder writer. Becomes the dataset repo `MIMIC-Bench` (parquet only)."""

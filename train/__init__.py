@@ -1,0 +1,1 @@
+"""Training MIMIC-Chat (installed as `mimic_train`): isomorphic SFT data from the training pool, the video collator, TRL SFTTrainer + peft LoRA, accelerate configs, and LoRA merge/export to the remote-code model repo."""
