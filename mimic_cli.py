@@ -7,6 +7,7 @@ import sys
 # subcommand -> module exposing `register(subparsers)`; modules import heavy dependencies inside their handlers.
 SUBCOMMANDS = {
     "data": "mimic_data.cli",
+    "demo": "mimic_demo",
     "study": "mimic_eval.study.cli",
 }
 
