@@ -41,7 +41,11 @@ def _simulate(args) -> int:
 
     from .loadtest import load_test
 
-    report = load_test(args.study, args.db, n_annotators=args.annotators, seed=args.seed)
+    latents = {}
+    for pair in args.latent:
+        source, _, value = pair.partition("=")
+        latents[source] = float(value)
+    report = load_test(args.study, args.db, n_annotators=args.annotators, seed=args.seed, latents=latents)
     atomic_write_json(args.out, report)
     print(f"SIMULATED annotators: {report['judgments_in_db']} judgments stored by {args.annotators} annotators in "
           f"{report['wall_s']:.1f}s; db matches accepted: {report['db_matches_accepted']} -> {args.out}")
@@ -133,6 +137,8 @@ def register(subparsers) -> None:
     p.add_argument("--db", required=True)
     p.add_argument("--annotators", type=int, default=50)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--latent", action="append", default=[], metavar="SOURCE=P",
+                   help="simulated human-likeness of a source (default: seeded draw; real comments 0.88)")
     p.add_argument("--out", required=True, help="load-test report JSON")
     p.set_defaults(handler=_simulate)
 

@@ -69,14 +69,14 @@ def run_simulated_annotators(base_url: str, tokens: list[tuple[str, str]], sourc
 
 
 def load_test(study_dir: str, db_path: str, n_annotators: int = 50, seed: int = 0,
-              max_items_per_annotator: int | None = None) -> dict:
+              max_items_per_annotator: int | None = None, latents: dict[str, float] | None = None) -> dict:
     """Serve the study on loopback, run the simulated annotators, and check the database against what was accepted."""
     from .app import BackgroundServer, create_app
 
     store = StudyStore(db_path, study_dir)
     manifest = load_manifest(study_dir)
     source_of = {m["item_id"]: m["source"] for m in manifest}
-    latents = default_latents(list(source_of.values()), seed)
+    latents = {**default_latents(list(source_of.values()), seed), **(latents or {})}
     tokens = store.issue_tokens(n_annotators)
     with BackgroundServer(create_app(store)) as server:
         run = run_simulated_annotators(server.url, tokens, source_of, latents, seed=seed,
@@ -84,7 +84,7 @@ def load_test(study_dir: str, db_path: str, n_annotators: int = 50, seed: int = 
     stored = store.judgments()
     stored_pairs = [(j["annotator_id"], j["item_id"]) for j in stored]
     accepted = run.pop("accepted")
-    return {"simulated": True, "n_annotators": n_annotators, "judgments_accepted": len(accepted),
+    return {"simulated": True, "latents": latents, "n_annotators": n_annotators, "judgments_accepted": len(accepted),
             "judgments_in_db": len(stored), "db_rows_unique": len(set(stored_pairs)) == len(stored_pairs),
             "db_matches_accepted": sorted(stored_pairs) == sorted(accepted),
             "judgments_per_s": len(stored) / run["wall_s"], **run}
