@@ -131,6 +131,17 @@ class MimicChatPreTrainedModel(PreTrainedModel):
     _no_split_modules = ["LlamaDecoderLayer", "TimesformerLayer", "MimicGatedXAttnBlock"]
     _skip_keys_device_placement = ["cache"]
 
+    def enable_input_require_grads(self):
+        """Hook only the LM's token embeddings: the generic version also hooks TimeSformer's patch embedding, whose
+        tuple output it cannot mark (and pixels need no gradient)."""
+
+        def make_inputs_require_grads(module, inputs, output):
+            output.requires_grad_(True)
+
+        hook = self.get_input_embeddings().register_forward_hook(make_inputs_require_grads)
+        self._require_grads_hooks = [hook]
+        self._require_grads_hook = hook
+
     def _init_weights(self, module):
         super()._init_weights(module)
         gate_init = self.config.gate_init
