@@ -1,0 +1,120 @@
+"""Transformers-native video VLMs (AutoModelForImageTextToText + AutoProcessor chat templates), e.g. Qwen2.5-VL and
+LLaVA-OneVision; MIMIC-Chat reuses this adapter with its own video format."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..fingerprint import folder_weights_fingerprint
+from ..frames import FramePolicy
+from .base import Adapter, GenerationSettings, McqAnswer, McqRequest, letter_token_ids, letters_from_logits
+
+
+def _device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@dataclass
+class HFVideoAdapter(Adapter):
+    """A VLM loaded from a local folder or Hub id; the video goes in as the temporal frames [T, H, W, 3]."""
+
+    kind = "hf"
+    path: str = ""
+    num_frames: int = 8
+    frame_size: tuple[int, int] | None = None
+    trust_remote_code: bool = False
+    revision: str | None = None
+    model: Any = None
+    processor: Any = None
+
+    def __post_init__(self):
+        if self.model is None:
+            self.model, self.processor = self._load()
+        self.processor.tokenizer.padding_side = "left"  # last position = next token for every row of a batch
+        self.model.eval()
+        self._letter_ids = letter_token_ids(self.processor.tokenizer) if self.scoring == "likelihood" else None
+
+    def _load(self):
+        from transformers import AutoModelForImageTextToText, AutoProcessor
+
+        kwargs = {"trust_remote_code": self.trust_remote_code, "revision": self.revision}
+        processor = AutoProcessor.from_pretrained(self.path, **kwargs)
+        dtype = "auto" if torch.cuda.is_available() else torch.float32
+        model = AutoModelForImageTextToText.from_pretrained(self.path, dtype=dtype, **kwargs).to(_device())
+        return model, processor
+
+    def frame_policy(self) -> FramePolicy:
+        return FramePolicy(spatial=8, temporal=self.num_frames, size=self.frame_size)
+
+    def identity(self) -> dict[str, Any]:
+        weights = folder_weights_fingerprint(self.path) if self.path and os.path.isdir(self.path) else None
+        return {"kind": self.kind, "name": self.name, "path": str(self.path), "revision": self.revision,
+                "class": type(self.model).__name__, "weights": weights, "scoring": self.scoring,
+                "num_frames": self.num_frames}
+
+    def video_input(self, video: dict[str, torch.Tensor]) -> Any:
+        return video["temporal"]
+
+    def _batch(self, requests: list[McqRequest]):
+        texts, videos = [], []
+        for request in requests:
+            content = ([{"type": "video"}] if request.video is not None else []) + [
+                {"type": "text", "text": request.prompt}]
+            messages = [{"role": "user", "content": content}]
+            texts.append(self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
+            if request.video is not None:
+                videos.append(self.video_input(request.video))
+        if videos and len(videos) != len(texts):
+            raise ValueError("a batch mixes requests with and without video; group them by condition")
+        batch = self.processor(text=texts, videos=videos or None, return_tensors="pt", padding=True,
+                               **self.processor_kwargs(bool(videos)))
+        return batch.to(self.model.device)
+
+    def processor_kwargs(self, with_video: bool) -> dict[str, Any]:
+        return {"do_sample_frames": False} if with_video else {}
+
+    @torch.inference_mode()
+    def answer(self, requests: list[McqRequest]) -> list[McqAnswer]:
+        batch = self._batch(requests)
+        if self.scoring == "likelihood":
+            return letters_from_logits(self.model(**batch).logits[:, -1], self._letter_ids)
+        return [McqAnswer(response=text) for text in self._generate(batch, self.settings)]
+
+    @torch.inference_mode()
+    def generate(self, requests: list[McqRequest], settings: GenerationSettings) -> list[str]:
+        return self._generate(self._batch(requests), settings)
+
+    def _generate(self, batch, settings: GenerationSettings) -> list[str]:
+        torch.manual_seed(settings.seed)
+        tokenizer = self.processor.tokenizer
+        sampling = {"temperature": settings.temperature, "top_p": settings.top_p} if settings.do_sample else {}
+        out = self.model.generate(**batch, max_new_tokens=settings.max_new_tokens, do_sample=settings.do_sample,
+                                  pad_token_id=tokenizer.pad_token_id, **sampling)
+        new_tokens = out[:, batch["input_ids"].shape[1]:]
+        return [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+
+
+@dataclass
+class MimicChatAdapter(HFVideoAdapter):
+    """MIMIC-Chat through its remote code: 8 spatial + T temporal frames at the config's sizes."""
+
+    kind = "mimic-chat"
+    trust_remote_code: bool = True
+
+    def frame_policy(self) -> FramePolicy:
+        config = self.model.config
+        side = config.vision_config.image_size
+        return FramePolicy(spatial=config.spatial_num_frames, temporal=config.temporal_num_frames, size=(side, side))
+
+    def identity(self) -> dict[str, Any]:
+        return {**super().identity(), "num_frames": None}
+
+    def video_input(self, video: dict[str, torch.Tensor]) -> Any:
+        return {"spatial": video["spatial"], "temporal": video["temporal"]}
+
+    def processor_kwargs(self, with_video: bool) -> dict[str, Any]:
+        return {}

@@ -1,0 +1,59 @@
+"""Model SPEC strings -> adapters.
+
+  random[:SEED]              seeded uniform letter
+  mimic-chat:PATH            MIMIC-Chat folder (remote code)
+  hf:PATH                    transformers-native VLM (AutoModelForImageTextToText + AutoProcessor), e.g. Qwen2.5-VL
+  blind-lm:PATH              text-only causal LM, never sees video
+  openai:MODEL@BASE_URL      OpenAI-compatible chat completions (key from $OPENAI_API_KEY)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .base import Adapter, GenerationSettings
+
+KINDS = ("random", "mimic-chat", "hf", "blind-lm", "openai")
+
+
+def build_adapter(spec: str, *, name: str | None = None, batch_size: int = 1, scoring: str = "generate",
+                  num_frames: int = 8, settings: GenerationSettings | None = None,
+                  trust_remote_code: bool = False) -> Adapter:
+    kind, _, target = spec.partition(":")
+    if kind not in KINDS:
+        raise ValueError(f"unknown model kind {kind!r} in {spec!r}; use one of {', '.join(KINDS)} (see --help)")
+    if scoring not in ("generate", "likelihood"):
+        raise ValueError(f"scoring must be generate or likelihood, not {scoring!r}")
+    common: dict[str, Any] = {"batch_size": batch_size, "scoring": scoring,
+                              "settings": settings or GenerationSettings()}
+    if kind == "random":
+        from .baselines import RandomAdapter
+
+        seed = int(target) if target else 0
+        return RandomAdapter(name=name or f"random-{seed}", seed=seed, batch_size=batch_size)
+    if kind == "openai":
+        from .openai_api import OpenAIChatAdapter
+
+        model_id, _, base_url = target.partition("@")
+        if not model_id or not base_url:
+            raise ValueError(f"openai spec must be openai:MODEL@BASE_URL, got {spec!r}")
+        if scoring == "likelihood":
+            raise ValueError("likelihood scoring needs an open model's logits; API models use scoring=generate")
+        return OpenAIChatAdapter(name=name or model_id, model_id=model_id, base_url=base_url, num_frames=num_frames,
+                                 **common)
+    if not target:
+        raise ValueError(f"{kind} needs a model folder or Hub id: {kind}:PATH")
+    default_name = Path(target).name or target
+    if kind == "mimic-chat":
+        from .hf_vlm import MimicChatAdapter
+
+        return MimicChatAdapter(name=name or default_name, path=target, **common)
+    if kind == "hf":
+        from .hf_vlm import HFVideoAdapter
+
+        return HFVideoAdapter(name=name or default_name, path=target, num_frames=num_frames,
+                              trust_remote_code=trust_remote_code, **common)
+    from .baselines import BlindLMAdapter
+
+    return BlindLMAdapter(name=name or default_name, path=target, **common)

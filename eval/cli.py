@@ -1,0 +1,107 @@
+"""`mimic eval …`: run a model on MIMIC-Bench, write comments for the study, render the leaderboard, export to lmms-eval."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from .adapters.registry import __doc__ as SPEC_HELP
+
+CONDITION_HELP = "comma list of video, blind, single_frame, blank"
+
+
+def _adapter(args):
+    from .adapters.base import GenerationSettings
+    from .adapters.registry import build_adapter
+
+    settings = GenerationSettings(max_new_tokens=args.max_new_tokens, do_sample=args.temperature > 0,
+                                  temperature=args.temperature or 1.0, top_p=args.top_p, seed=args.seed)
+    return build_adapter(args.model, name=args.name, batch_size=args.batch_size, scoring=args.scoring,
+                         num_frames=args.num_frames, settings=settings, trust_remote_code=args.trust_remote_code)
+
+
+def _run(args) -> int:
+    from .runner import RunOptions, run_eval
+    from .sharding import rank_and_world
+
+    rank, world = rank_and_world()
+    options = RunOptions(tasks=args.tasks.split(",") if args.tasks else RunOptions().tasks,
+                         conditions=args.conditions.split(","), circular=args.circular, mode=args.mode,
+                         seed=args.seed, decode_workers=args.decode_workers, decode_threads=args.decode_threads,
+                         rank=rank, world_size=world)
+    summary = run_eval(_adapter(args), args.bench, args.out, options)
+    summary.pop("results", None)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _generate(args) -> int:
+    from .adapters.base import GenerationSettings
+    from .generate import generate_comments
+
+    settings = GenerationSettings(max_new_tokens=args.max_new_tokens, do_sample=args.temperature > 0,
+                                  temperature=args.temperature or 1.0, top_p=args.top_p, seed=args.seed)
+    summary = generate_comments(_adapter(args), args.bench, args.out, settings)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def _leaderboard(args) -> int:
+    from .leaderboard import write_leaderboard
+
+    paths = write_leaderboard(args.runs, args.out)
+    print("\n".join(str(p) for p in paths))
+    return 0
+
+
+def _export_lmms(args) -> int:
+    from .lmms_export import export_lmms_task
+
+    print(export_lmms_task(args.bench, args.out))
+    return 0
+
+
+def _model_args(parser: argparse.ArgumentParser, max_new_tokens: int) -> None:
+    parser.add_argument("--model", required=True, help="model SPEC: " + " ".join(SPEC_HELP.split()))
+    parser.add_argument("--bench", required=True, help="MIMIC-Bench folder (mimic bench release, hydrated)")
+    parser.add_argument("--name", help="display name (default from the SPEC)")
+    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--scoring", choices=["generate", "likelihood"], default="generate",
+                        help="likelihood: argmax over the A-D next-token logits (open models, no parsing)")
+    parser.add_argument("--num-frames", type=int, default=8, help="frames for hf/openai adapters")
+    parser.add_argument("--max-new-tokens", type=int, default=max_new_tokens)
+    parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy")
+    parser.add_argument("--top-p", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--trust-remote-code", action="store_true")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("eval", help="evaluate models on MIMIC-Bench, leaderboard, comment generation")
+    sub = parser.add_subparsers(dest="eval_command", required=True)
+
+    run = sub.add_parser("run", help="answer the MCQ tasks; resumable per-sample log, results.json, manifest")
+    _model_args(run, max_new_tokens=16)
+    run.add_argument("--out", required=True, help="run folder (rerun the same command to resume)")
+    run.add_argument("--tasks", help="comma list of task configs (default: all 7)")
+    run.add_argument("--conditions", default="video", help=CONDITION_HELP)
+    run.add_argument("--circular", action="store_true", help="also ask the 4 stored option rotations")
+    run.add_argument("--mode", choices=["all", "infer", "score"], default="all")
+    run.add_argument("--decode-workers", type=int, default=1, help="background decode threads")
+    run.add_argument("--decode-threads", type=int, default=1, help="decoder threads per video")
+    run.set_defaults(handler=_run)
+
+    gen = sub.add_parser("generate", help="one comment per bench video (JSONL for `mimic study build`)")
+    _model_args(gen, max_new_tokens=48)
+    gen.add_argument("--out", required=True, help="output JSONL (a .log.jsonl beside it makes it resumable)")
+    gen.set_defaults(handler=_generate)
+
+    board = sub.add_parser("leaderboard", help="paper-style table (Markdown, CSV) and radar/bar PNGs from run folders")
+    board.add_argument("runs", nargs="+", help="run folders holding results.json")
+    board.add_argument("--out", required=True)
+    board.set_defaults(handler=_leaderboard)
+
+    export = sub.add_parser("export-lmms", help="write an lmms-eval task folder (YAML + utils.py) for a bench")
+    export.add_argument("--bench", required=True)
+    export.add_argument("--out", required=True)
+    export.set_defaults(handler=_export_lmms)

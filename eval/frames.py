@@ -1,0 +1,96 @@
+"""Decode each video once, ahead of the model, in background threads; derive the condition's frames from it."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+CONDITIONS = ("video", "blind", "single_frame", "blank")
+
+
+@dataclass(frozen=True)
+class FramePolicy:
+    """What the sampler is asked for; part of every sample's frames fingerprint."""
+
+    spatial: int = 8
+    temporal: int = 32
+    size: tuple[int, int] | None = None
+    mode: str = "exact"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "size": list(self.size) if self.size else None}
+
+
+@dataclass
+class DecodedVideo:
+    video_id: str
+    frames: dict[str, torch.Tensor] | None  # {"spatial": [S,h,w,3], "temporal": [T,h,w,3]} uint8, None on failure
+    error: str | None
+    decode_ms: float
+    decoder: str | None = None
+    indices: dict[str, list[int]] | None = None
+
+
+def decode_one(video_id: str, path: Path | None, policy: FramePolicy, threads: int = 1) -> DecodedVideo:
+    from mimic_data.sampler import VideoDecodeError, sample_frames
+
+    start = time.perf_counter()
+    if path is None:
+        return DecodedVideo(video_id, None, "missing_video: no file in the bench folder (not hydrated)", 0.0)
+    try:
+        sampled = sample_frames(path, spatial=policy.spatial, temporal=policy.temporal, size=policy.size,
+                                mode=policy.mode, threads=threads)
+    except VideoDecodeError as error:
+        reason = "missing_video" if not Path(path).exists() else "corrupt_video"
+        return DecodedVideo(video_id, None, f"{reason}: {error}", (time.perf_counter() - start) * 1000)
+    frames = {"spatial": sampled.spatial, "temporal": sampled.temporal}
+    indices = {"spatial": list(map(int, sampled.spatial_indices)), "temporal": list(map(int, sampled.temporal_indices))}
+    return DecodedVideo(video_id, frames, None, (time.perf_counter() - start) * 1000, sampled.decoder, indices)
+
+
+def prefetch(jobs: Iterable[tuple[str, Path | None, bool]], policy: FramePolicy | None, workers: int = 1,
+             ahead: int = 4, threads: int = 1) -> Iterator[DecodedVideo]:
+    """Yield decoded videos in job order while up to `ahead` later ones decode in `workers` background threads.
+
+    A job is (video_id, path, needs_frames); jobs that need no frames (blind only, or an adapter without a frame
+    policy) are passed through undecoded. `threads` are the decoder's own threads per video.
+    """
+    jobs = list(jobs)
+    with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="mimic-decode") as pool:
+        pending = []
+        next_job = 0
+        while next_job < len(jobs) or pending:
+            while next_job < len(jobs) and len(pending) < max(1, ahead):
+                video_id, path, needs_frames = jobs[next_job]
+                if needs_frames and policy is not None:
+                    pending.append(pool.submit(decode_one, video_id, path, policy, threads))
+                else:
+                    pending.append(_done(DecodedVideo(video_id, None, None, 0.0)))
+                next_job += 1
+            yield pending.pop(0).result()
+
+
+def _done(value: DecodedVideo) -> Future:
+    future: Future = Future()
+    future.set_result(value)
+    return future
+
+
+def condition_frames(frames: dict[str, torch.Tensor] | None, condition: str) -> dict[str, torch.Tensor] | None:
+    """The frames a model sees under a condition: blind -> none, blank -> zeros, single_frame -> middle frame x N."""
+    if condition not in CONDITIONS:
+        raise ValueError(f"unknown condition {condition!r}; choose from {', '.join(CONDITIONS)}")
+    if condition == "blind" or frames is None:
+        return None
+    if condition == "video":
+        return frames
+    if condition == "blank":
+        return {name: torch.zeros_like(value) for name, value in frames.items()}
+    middle = frames["temporal"][frames["temporal"].shape[0] // 2]
+    return {name: middle.unsqueeze(0).expand_as(value).contiguous() for name, value in frames.items()}
