@@ -8,6 +8,7 @@ import sys
 SUBCOMMANDS = {
     "data": "mimic_data.cli",
     "demo": "mimic_demo",
+    "hydrate": "mimic_data.hydrate_cli",
     "eval": "mimic_eval.cli",
     "hydrate": "mimic_data.hydrate_cli",
     "study": "mimic_eval.study.cli",

@@ -1,0 +1,94 @@
+"""A loopback HTTP server over a folder of rendered videos, for the demo and the offline hydration tests.
+
+`GET /<platform>/<id>.mp4` serves `ROOT/videos/<platform>/<id[:2]>/<id>.mp4` (the layout of
+`mimic_data.render.video_relpath`), so the synthetic urls `https://synthetic.invalid/<platform>/<id>.mp4` hydrate with
+`url_map=(("https://synthetic.invalid/", server.base_url + "/"),)`. Faults can be injected per video id:
+"404", "403", "429", "429-once" (429 on the first request only), "truncate" (announces the full length, sends half and
+closes), "slow" (waits `slow_s` before answering), "garbage" (serves random bytes as video/mp4).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from .render import video_relpath
+
+FAULTS = ("404", "403", "429", "429-once", "truncate", "slow", "garbage")
+
+
+class VideoServer:
+    """Context manager: `with VideoServer(root, faults={...}) as server: server.base_url`."""
+
+    def __init__(self, root: str | os.PathLike, faults: dict[str, str] | None = None, slow_s: float = 3.0):
+        unknown = {f for f in (faults or {}).values()} - set(FAULTS)
+        if unknown:
+            raise ValueError(f"unknown faults {sorted(unknown)}; known: {FAULTS}")
+        self.root, self.faults, self.slow_s = Path(root), dict(faults or {}), slow_s
+        self.requests: Counter[str] = Counter()  # video id -> requests seen (tests assert on retries)
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="video-server", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+
+    def __enter__(self) -> VideoServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def _handler_class(self):
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # keep test output quiet
+                pass
+
+            def do_HEAD(self) -> None:
+                self._serve(body=False)
+
+            def do_GET(self) -> None:
+                self._serve(body=True)
+
+            def _serve(self, body: bool) -> None:
+                parts = self.path.split("?", 1)[0].strip("/").split("/")
+                if len(parts) != 2 or not parts[1].endswith(".mp4"):
+                    return self._status(404)
+                platform, video_id = parts[0], parts[1][: -len(".mp4")]
+                with server._lock:
+                    server.requests[video_id] += 1
+                    seen = server.requests[video_id]
+                fault = server.faults.get(video_id)
+                if fault in ("404", "403", "429") or (fault == "429-once" and seen == 1):
+                    return self._status(int(fault[:3]))
+                path = server.root / video_relpath(platform, video_id)
+                if not path.exists():
+                    return self._status(404)
+                data = os.urandom(4096) if fault == "garbage" else path.read_bytes()
+                if fault == "slow":
+                    time.sleep(server.slow_s)
+                self.send_response(200)
+                self.send_header("Content-Type", "video/mp4")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if body:
+                    self.wfile.write(data[: len(data) // 2] if fault == "truncate" else data)
+                if fault == "truncate":
+                    self.close_connection = True
+
+            def _status(self, code: int) -> None:
+                self.send_response(code)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+        return Handler
