@@ -1,0 +1,314 @@
+"""The question builder: the seven MCQ tasks and the comment-generation items for ANY set of videos, with distractors
+drawn from a GIVEN pool of videos. The bench uses bench videos for both (`build_bench`); the SFT data builder calls
+`build_task_tables(train_videos, pool=train_videos, …)` so that training questions never see a bench video.
+
+Distractors for the "other_videos" tasks (everything but UIU-Pop, see mimic_bench.popularity):
+- from irrelevant videos only: never the question's video, never one of its near-duplicate group, never a text equal
+  (after normalisation) to the answer or to a text of the question's video's comments (UIU-Match);
+- semantic contrast: the embedding cosine between any two of the four options stays below the task's ceiling
+  (near-duplicates, e.g. two videos of the same content, would make two answers right); the check is pairwise over all
+  four options, so "the odd one out" does not point at the answer;
+- style matching: candidates come from the answer's bucket — same platform, language, length bin (pool quantiles) and
+  formatting signature (mimic_bench.options.style_signature) — widening step by step only when a bucket runs dry
+  (neighbouring length bins, then any length, then any platform); the level used is counted in the build stats.
+  Drawing from the answer's own bucket, rather than picking the candidates closest to it, keeps the answer an ordinary
+  member of its option set (closest-match picking would make it the median option);
+- answer letters are balanced per task: questions are ordered by a seeded hash and answer i goes to letter i mod 4.
+Rotations: rotation r shows options[(j + r) mod 4] as letter j, so across the four rotations the answer takes every
+letter once; rotation 0 is the stored order. Every random choice uses a generator seeded by (seed, task, video_id),
+so a question does not change when other videos are added or removed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from .embed import Embedder
+from .options import generic_comments, normalise, option_text, style_signature
+from .popularity import popularity_options
+from .tasks import (
+    COMMENT_GENERATION,
+    COMMENT_INSTRUCTION,
+    LETTERS,
+    N_OPTIONS,
+    N_REFERENCES,
+    PROMPT_VERSION,
+    TASK_NAMES,
+    TaskSpec,
+    question_id,
+    task_spec,
+)
+
+N_LENGTH_BINS = 8
+MAX_DRAWS_PER_LEVEL = 96  # random candidates tried per widening level before widening further
+MATCH_LEVELS = ("platform+language+length+style", "platform+language+length", "platform+language+near_length",
+                "platform+language", "any")
+
+QUESTION_SCHEMA = pa.schema([
+    ("question_id", pa.string()),
+    ("video_id", pa.string()),
+    ("platform", pa.string()),
+    ("task", pa.string()),
+    ("axis", pa.string()),
+    ("prompt_version", pa.string()),
+    ("question", pa.string()),
+    ("options", pa.list_(pa.string())),
+    ("answer", pa.string()),
+    ("answer_idx", pa.int64()),
+    ("rotations", pa.list_(pa.list_(pa.int64()))),
+    ("distractor_video_ids", pa.list_(pa.string())),
+    ("file_name", pa.string()),
+])
+COMMENT_SCHEMA = pa.schema([
+    ("question_id", pa.string()),
+    ("video_id", pa.string()),
+    ("platform", pa.string()),
+    ("prompt", pa.string()),
+    ("references", pa.list_(pa.string())),
+    ("reference_likes", pa.list_(pa.int64())),
+    ("file_name", pa.string()),
+])
+ROTATIONS = [[(j + r) % N_OPTIONS for j in range(N_OPTIONS)] for r in range(N_OPTIONS)]
+
+
+def question_rng(seed: int, task: str, video_id: str) -> np.random.Generator:
+    digest = hashlib.sha256(f"{seed}|{task}|{video_id}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+
+
+def _balanced_answer_slots(seed: int, task: str, video_ids: Sequence[str]) -> dict[str, int]:
+    """Answer index per video: exactly balanced over letters (counts differ by at most one)."""
+    order = sorted(video_ids, key=lambda v: hashlib.sha256(f"{seed}|{task}|slot|{v}".encode()).hexdigest())
+    return {v: i % N_OPTIONS for i, v in enumerate(order)}
+
+
+class _Pool:
+    """The candidate options of one task: one per pool video that has the field, indexed by style bucket."""
+
+    def __init__(self, spec: TaskSpec, pool: Sequence[Mapping[str, Any]], generic: set[str] | None,
+                 groups: Mapping[str, str]):
+        self.video_ids, self.texts, self.keys = [], [], []
+        self.platform_lang = []
+        for record in pool:
+            text = option_text(record, spec.field, generic)
+            if text is None:
+                continue
+            self.video_ids.append(record["video_id"])
+            self.texts.append(text)
+            self.platform_lang.append((record["platform"], record["language"]))
+        self.groups = [groups.get(v, v) for v in self.video_ids]
+        self.norms = [normalise(t) for t in self.texts]
+        lengths = np.array([len(t) for t in self.texts], dtype=np.float64)
+        # Categories are a closed set: their length carries no style, and length bins would pair fixed categories.
+        self.match_style = spec.field != "category"
+        self.edges = (np.unique(np.quantile(lengths, np.linspace(0, 1, N_LENGTH_BINS + 1)[1:-1]))
+                      if len(lengths) else np.zeros(0))
+        self.buckets: list[dict[tuple, list[int]]] = [defaultdict(list) for _ in MATCH_LEVELS]
+        for i, text in enumerate(self.texts):
+            for level, key in enumerate(self.bucket_keys(text, *self.platform_lang[i])):
+                if key is not None:
+                    self.buckets[level][key].append(i)
+
+    def length_bin(self, text: str) -> int:
+        return int(np.searchsorted(self.edges, len(text), side="right"))
+
+    def bucket_keys(self, text: str, platform: str, language: str) -> list[tuple | None]:
+        """The bucket of a text at each widening level (None: the level is one the task skips)."""
+        lb = self.length_bin(text)
+        if not self.match_style:
+            return [None, None, None, (platform, language), ()]
+        return [(platform, language, lb, style_signature(text)), (platform, language, lb), None,
+                (platform, language), ()]
+
+    def candidates(self, level: int, keys: list[tuple | None], text: str) -> list[int]:
+        if level == 2:  # neighbouring length bins, same platform and language
+            if not self.match_style:
+                return []
+            platform, language, lb = keys[1]
+            return [i for b in (lb - 1, lb + 1) for i in self.buckets[1].get((platform, language, b), [])]
+        key = keys[level]
+        return self.buckets[level].get(key, []) if key is not None else []
+
+
+def _pick_distractors(spec: TaskSpec, pool: _Pool, vectors: np.ndarray, answer: str, answer_vec: np.ndarray,
+                      record: Mapping[str, Any], group: str, forbidden: set[str],
+                      rng: np.random.Generator) -> tuple[list[int], int] | None:
+    """Three pool indices meeting the rules (module doc) and the widest match level used, or None."""
+    chosen: list[int] = []
+    chosen_norms = {normalise(answer)} | forbidden
+    keys = pool.bucket_keys(answer, record["platform"], record["language"])
+    widest = 0
+    for level in range(len(MATCH_LEVELS)):
+        candidates = pool.candidates(level, keys, answer)
+        if not candidates:
+            continue
+        tried: set[int] = set()
+        for draw in rng.integers(0, len(candidates), size=min(MAX_DRAWS_PER_LEVEL, 4 * len(candidates))):
+            i = candidates[int(draw)]
+            if i in tried:
+                continue
+            tried.add(i)
+            if pool.video_ids[i] == record["video_id"] or pool.groups[i] == group or pool.norms[i] in chosen_norms:
+                continue
+            if pool.video_ids[i] in {pool.video_ids[j] for j in chosen}:
+                continue
+            others = np.stack([answer_vec] + [vectors[j] for j in chosen])
+            if float((others @ vectors[i]).max()) >= spec.similarity_ceiling:
+                continue
+            chosen.append(i)
+            chosen_norms.add(pool.norms[i])
+            widest = level
+            if len(chosen) == N_OPTIONS - 1:
+                return chosen, widest
+    return None
+
+
+def _question_row(spec: TaskSpec, record: Mapping[str, Any], answer: str, distractors: list[tuple[str, str]],
+                  answer_idx: int, rng: np.random.Generator) -> dict[str, Any]:
+    """distractors: [(text, source video id)]; shuffled, then the answer is inserted at answer_idx."""
+    distractors = [distractors[int(i)] for i in rng.permutation(len(distractors))]
+    options = [text for text, _ in distractors]
+    options.insert(answer_idx, answer)
+    return {
+        "question_id": question_id(spec.name, record["video_id"]),
+        "video_id": record["video_id"],
+        "platform": record["platform"],
+        "task": spec.name,
+        "axis": spec.axis,
+        "prompt_version": PROMPT_VERSION,
+        "question": spec.instruction,
+        "options": options,
+        "answer": LETTERS[answer_idx],
+        "answer_idx": answer_idx,
+        "rotations": ROTATIONS,
+        "distractor_video_ids": [v for _, v in distractors],
+        "file_name": None,
+    }
+
+
+def build_task_tables(targets: Sequence[Mapping[str, Any]], pool: Sequence[Mapping[str, Any]], *, embedder: Embedder,
+                      seed: int = 0, tasks: Iterable[str] = TASK_NAMES,
+                      duplicate_groups: Mapping[str, str] | None = None,
+                      stats: dict[str, Any] | None = None) -> dict[str, pa.Table]:
+    """Questions of every task for the target videos (record dicts, RECORD_SCHEMA), distractors from `pool`.
+
+    `pool` may contain the targets (the bench draws from the other bench videos). `duplicate_groups` maps a video id to
+    its near-duplicate group (splits.parquet); videos of the answer's group never supply distractors. Returns
+    {task: table in QUESTION_SCHEMA, sorted by question_id}; `stats` (if given) receives per-task counts of questions,
+    skipped videos by reason and match levels used.
+    """
+    groups = dict(duplicate_groups or {})
+    generic = generic_comments(list(pool) + [t for t in targets if t["video_id"] not in {p["video_id"] for p in pool}])
+    match_norms = {t["video_id"]: normalise(option_text(t, "match_comment", generic) or "") for t in targets}
+    out: dict[str, pa.Table] = {}
+    for name in tasks:
+        spec = task_spec(name)
+        task_stats = {"questions": 0, "skipped": Counter(), "match_level": Counter()}
+        built: dict[str, tuple[Mapping[str, Any], str, list[tuple[str, str]], np.random.Generator]] = {}
+        pop_ranks: list[list[int]] = []
+        if spec.distractors == "same_video_ranks":
+            for record in targets:
+                rng = question_rng(seed, name, record["video_id"])
+                picked = popularity_options(record, rng, exclude={match_norms[record["video_id"]]} - {""})
+                if picked is None:
+                    task_stats["skipped"]["fewer than 4 usable comments"] += 1
+                    continue
+                answer, ranked = picked
+                built[record["video_id"]] = (record, answer, [(t, record["video_id"]) for t, _ in ranked], rng)
+                pop_ranks.append([r for _, r in ranked])
+        else:
+            candidate_pool = _Pool(spec, pool, generic, groups)
+            answers = {r["video_id"]: option_text(r, spec.field, generic) for r in targets}
+            vectors = embedder.vectors(candidate_pool.texts)
+            answer_vecs = dict(zip([v for v, a in answers.items() if a is not None],
+                                   embedder.vectors([a for a in answers.values() if a is not None]), strict=True))
+            for record in targets:
+                vid = record["video_id"]
+                if answers[vid] is None:
+                    task_stats["skipped"][f"no {spec.field}"] += 1
+                    continue
+                rng = question_rng(seed, name, vid)
+                forbidden = ({normalise(c["text"]) for c in record["comments"]} if spec.field == "match_comment"
+                             else set())
+                picked = _pick_distractors(spec, candidate_pool, vectors, answers[vid], answer_vecs[vid], record,
+                                           groups.get(vid, vid), forbidden, rng)
+                if picked is None:
+                    task_stats["skipped"]["too few contrasting distractors"] += 1
+                    continue
+                indices, level = picked
+                task_stats["match_level"][MATCH_LEVELS[level]] += 1
+                built[vid] = (record, answers[vid],
+                              [(candidate_pool.texts[i], candidate_pool.video_ids[i]) for i in indices], rng)
+        slots = _balanced_answer_slots(seed, name, sorted(built))
+        rows = [_question_row(spec, *built[v][:3], slots[v], built[v][3]) for v in sorted(built)]
+        rows.sort(key=lambda r: r["question_id"])
+        out[name] = pa.Table.from_pylist(rows, schema=QUESTION_SCHEMA)
+        task_stats["questions"] = len(rows)
+        task_stats["match_level"] = {k: v for k, v in task_stats["match_level"].items() if v}
+        task_stats["skipped"] = dict(task_stats["skipped"])
+        if pop_ranks:
+            task_stats["distractor_rank_median"] = [float(x) for x in np.median(np.array(pop_ranks), axis=0)]
+        if stats is not None:
+            stats[name] = task_stats
+    return out
+
+
+def comment_generation_table(targets: Sequence[Mapping[str, Any]]) -> pa.Table:
+    """One generation item per video with at least one comment: the prompt and its top-5 liked comments."""
+    rows = []
+    for record in sorted(targets, key=lambda r: r["video_id"]):
+        refs = record["comments"][:N_REFERENCES]
+        if not refs:
+            continue
+        rows.append({
+            "question_id": question_id(COMMENT_GENERATION, record["video_id"]),
+            "video_id": record["video_id"],
+            "platform": record["platform"],
+            "prompt": COMMENT_INSTRUCTION,
+            "references": [c["text"] for c in refs],
+            "reference_likes": [int(c["like_count"]) for c in refs],
+            "file_name": None,
+        })
+    return pa.Table.from_pylist(rows, schema=COMMENT_SCHEMA)
+
+
+VIDEOS_SCHEMA = pa.schema([
+    ("video_id", pa.string()),
+    ("platform", pa.string()),
+    ("url", pa.string()),
+    ("duration_s", pa.float64()),
+    ("width", pa.int32()),
+    ("height", pa.int32()),
+    ("tier", pa.string()),
+    ("file_name", pa.string()),
+])
+
+
+def videos_table(targets: Sequence[Mapping[str, Any]], tiers: Mapping[str, str | None]) -> pa.Table:
+    """The hydration manifest: what to fetch and what to expect of it."""
+    rows = [{"video_id": r["video_id"], "platform": r["platform"], "url": r["url"], "duration_s": r["duration_s"],
+             "width": r["width"], "height": r["height"], "tier": tiers.get(r["video_id"]), "file_name": None}
+            for r in sorted(targets, key=lambda r: r["video_id"])]
+    return pa.Table.from_pylist(rows, schema=VIDEOS_SCHEMA)
+
+
+def load_records(data_dir: str | Path, video_ids: Iterable[str]) -> list[dict[str, Any]]:
+    """The records of the given videos from <data_dir>/records.parquet, as dicts, sorted by video_id."""
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    wanted = sorted(set(video_ids))
+    table = pq.read_table(Path(data_dir) / "records.parquet")
+    table = table.filter(pc.is_in(table["video_id"], value_set=pa.array(wanted, pa.string())))
+    rows = table.sort_by("video_id").to_pylist()
+    missing = set(wanted) - {r["video_id"] for r in rows}
+    if missing:
+        raise KeyError(f"{len(missing)} video ids are not in {data_dir}/records.parquet, e.g. {sorted(missing)[:3]}")
+    return rows

@@ -1,0 +1,78 @@
+"""What an option is, per task: the text a video contributes for a field, plus the style features used for matching.
+
+Every "other_videos" task has one extractor that maps a video record to its option text (or None: the video has no
+such field and gets no question of that task, e.g. TikTok videos have no tags in yt-dlp, so no `cam_tag`). The answer
+is the extractor applied to the question's video; each distractor is the same extractor applied to an irrelevant
+video. So answer and distractors come from one distribution, and what distinguishes them is the video.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from mimic_data.select import normalise_title
+
+MAX_TAGS = 8  # real tag lists can run to dozens; the first ones are the creator's own choice
+GENERIC_COMMENT_SHARE = 0.05  # a comment text found under >= 5 % of videos ("first", "lol") belongs to no one video
+GENERIC_SCAN_DEPTH = 100  # comments per video looked at when counting how common a text is
+
+_EMOJI = re.compile("[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]")
+
+
+def normalise(text: str) -> str:
+    """The key two texts are compared by (casefolded, punctuation and emoji dropped)."""
+    return normalise_title(text)
+
+
+def style_signature(text: str) -> tuple[bool, bool, bool, bool]:
+    """Formatting tells a text-only model could use: ALL CAPS, emoji, trailing '!', hashtags."""
+    letters = [ch for ch in text if ch.isalpha()]
+    all_caps = len(letters) >= 3 and all(ch.isupper() for ch in letters if unicodedata.category(ch) != "Lo")
+    return all_caps, bool(_EMOJI.search(text)), text.rstrip().endswith("!"), "#" in text
+
+
+def generic_comments(records: Iterable[Mapping[str, Any]]) -> set[str]:
+    """Normalised comment texts common enough across videos that they cannot identify one video."""
+    df: Counter[str] = Counter()
+    n_videos = 0
+    for record in records:
+        n_videos += 1
+        df.update({normalise(c["text"]) for c in record["comments"][:GENERIC_SCAN_DEPTH]})
+    threshold = max(3, GENERIC_COMMENT_SHARE * n_videos)
+    return {text for text, count in df.items() if count >= threshold or not text}
+
+
+def match_comment(record: Mapping[str, Any], generic: set[str]) -> str | None:
+    """UIU-Match's option for a video: its most-liked comment at rank >= 2 that is not generic.
+
+    Rank 1 is left out because it is UIU-Pop's answer: otherwise one video's two questions would share a text.
+    """
+    for comment in record["comments"][1:]:
+        if normalise(comment["text"]) not in generic:
+            return comment["text"]
+    return None
+
+
+def option_text(record: Mapping[str, Any], field: str, generic: set[str] | None = None) -> str | None:
+    """The option a video contributes to a task whose options come from `field`; None when it has none."""
+    if field == "title":
+        text = record["title"].strip()
+    elif field == "description":
+        text = record["description"].strip()
+    elif field == "tags":
+        text = ", ".join(t.strip() for t in record["tags"][:MAX_TAGS] if t.strip())
+    elif field == "topics":
+        text = " ".join("#" + t.strip().lstrip("#") for t in record["topics"] if t.strip().lstrip("#"))
+    elif field == "category":
+        text = record["category"].strip()
+    elif field == "match_comment":
+        if generic is None:
+            raise ValueError("match_comment options need the set of generic comments")
+        text = (match_comment(record, generic) or "").strip()
+    else:
+        raise ValueError(f"no option extractor for field {field!r}")
+    return text or None
