@@ -9,8 +9,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-MCQ_TASKS = ("ciu_title", "ciu_desc", "cam_tag", "cam_topic", "cam_cat", "uiu_match", "uiu_pop")
-LETTERS = "ABCD"
+from mimic_bench.tasks import LETTERS
+from mimic_bench.tasks import TASK_NAMES as MCQ_TASKS
 
 
 class BenchError(ValueError):
@@ -52,17 +52,3 @@ def group_by_video(rows: list[dict[str, Any]]) -> OrderedDict[str, list[dict[str
     for row in rows:
         groups.setdefault(row["video_id"], []).append(row)
     return groups
-
-
-def displayed_gold(row: dict[str, Any], rotation: int | None) -> str:
-    """Gold letter as shown to the model: rotation r displays options[perm[0..3]]."""
-    if rotation is None:
-        return row["answer"]
-    perm = list(row["rotations"][rotation])
-    return LETTERS[perm.index(int(row["answer_idx"]))]
-
-
-def displayed_options(row: dict[str, Any], rotation: int | None) -> list[str]:
-    if rotation is None:
-        return list(row["options"])
-    return [row["options"][i] for i in row["rotations"][rotation]]

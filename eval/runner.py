@@ -17,7 +17,7 @@ from typing import Any
 from mimic_data.io import atomic_write_json
 
 from .adapters.base import Adapter, McqRequest
-from .bench_io import MCQ_TASKS, displayed_gold, group_by_video, load_task_rows, video_path
+from .bench_io import MCQ_TASKS, group_by_video, load_task_rows, video_path
 from .fingerprint import file_fingerprint, fingerprint
 from .frames import CONDITIONS, condition_frames, prefetch
 from .manifest import build_manifest
@@ -81,10 +81,13 @@ def plan(adapter: Adapter, bench_dir: Path, rows: list[dict[str, Any]], options:
 
 
 def _base_row(sample: PlannedSample, adapter: Adapter, model_fp: str, gen_fp: str) -> dict[str, Any]:
+    from mimic_bench.prompts import gold_letter, shown_options
+
     row = sample.row
     return {"key": sample.key, "question_id": row["question_id"], "video_id": row["video_id"], "task": row["task"],
             "axis": row.get("axis"), "platform": row.get("platform"), "condition": sample.condition,
-            "rotation": sample.rotation, "gold": displayed_gold(row, sample.rotation), "model": adapter.name,
+            "rotation": sample.rotation, "gold": gold_letter(row, sample.rotation),
+            "options": shown_options(row, sample.rotation), "model": adapter.name,
             "model_fp": model_fp, "prompt_hash": sample.prompt_hash, "frames_fp": sample.frames_fp, "gen_fp": gen_fp}
 
 

@@ -61,3 +61,100 @@ def build_bench(root: Path, n_videos: int = 4, tasks=TASKS, frames: int = 24, se
          "duration_s": frames / 8, "width": 64, "height": 48, "tier": "top2", "file_name": v["file_name"]}
         for v in videos]))
     return root
+
+
+# Tiny random VLMs of two transformers-native families, built from their config classes with a locally trained
+# tokenizer (no hub): random weights, so only wiring, shapes and determinism are meaningful.
+_CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{% if m['content'] is string %}{{ m['content'] }}"
+    "{% else %}{% for c in m['content'] %}{% if c['type'] == 'video' %}VIDEO_SLOT"
+    "{% elif c['type'] == 'text' %}{{ c['text'] }}{% endif %}{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+
+
+def _tokenizer(extra_tokens: list[str]):
+    from model_helpers import tiny_tokenizer
+
+    tokenizer = tiny_tokenizer()
+    tokenizer.add_tokens(extra_tokens, special_tokens=True)
+    return tokenizer
+
+
+def save_tiny_qwen25_vl(folder: Path) -> Path:
+    import torch
+    from transformers import (
+        Qwen2_5_VLConfig,
+        Qwen2_5_VLForConditionalGeneration,
+        Qwen2_5_VLProcessor,
+        Qwen2VLImageProcessor,
+    )
+    from transformers.models.qwen2_vl.video_processing_qwen2_vl import Qwen2VLVideoProcessor
+
+    tokenizer = _tokenizer(["<|vision_start|>", "<|vision_end|>", "<|image_pad|>"])
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in ("<|vision_start|>", "<|vision_end|>", "<|image_pad|>",
+                                                           "<|video_pad|>")}
+    config = Qwen2_5_VLConfig(
+        text_config=dict(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+                         rope_scaling={"type": "mrope", "mrope_section": [1, 1, 2]},
+                         pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, bos_token_id=None),
+        vision_config=dict(depth=1, hidden_size=32, intermediate_size=64, num_heads=2, out_hidden_size=32,
+                           patch_size=14, spatial_merge_size=2, temporal_patch_size=2, window_size=56,
+                           fullatt_block_indexes=[0]),
+        image_token_id=ids["<|image_pad|>"], video_token_id=ids["<|video_pad|>"],
+        vision_start_token_id=ids["<|vision_start|>"], vision_end_token_id=ids["<|vision_end|>"])
+    torch.manual_seed(0)
+    model = Qwen2_5_VLForConditionalGeneration(config).eval()
+    pixels = {"min_pixels": 28 * 28, "max_pixels": 56 * 56}
+    processor = Qwen2_5_VLProcessor(
+        image_processor=Qwen2VLImageProcessor(**pixels), tokenizer=tokenizer,
+        video_processor=Qwen2VLVideoProcessor(**pixels, do_sample_frames=False, cap_pixels_per_frame=True),
+        chat_template=_CHAT_TEMPLATE.replace("VIDEO_SLOT", "<|vision_start|><|video_pad|><|vision_end|>"))
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+def save_tiny_llava_onevision(folder: Path, side: int = 28) -> Path:
+    import torch
+    from transformers import (
+        LlavaOnevisionConfig,
+        LlavaOnevisionForConditionalGeneration,
+        LlavaOnevisionImageProcessor,
+        LlavaOnevisionProcessor,
+    )
+    from transformers.models.llava_onevision.video_processing_llava_onevision import LlavaOnevisionVideoProcessor
+
+    tokenizer = _tokenizer(["<image>", "<video>"])
+    config = LlavaOnevisionConfig(
+        text_config=dict(model_type="qwen2", vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+                         max_position_embeddings=2048, pad_token_id=tokenizer.pad_token_id,
+                         eos_token_id=tokenizer.eos_token_id),
+        vision_config=dict(model_type="siglip_vision_model", hidden_size=32, intermediate_size=64, patch_size=14,
+                           image_size=side, num_hidden_layers=1, num_attention_heads=2, vision_use_head=False),
+        image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
+        video_token_index=tokenizer.convert_tokens_to_ids("<video>"),
+        image_grid_pinpoints=[[side, side]], vision_feature_select_strategy="full")
+    torch.manual_seed(0)
+    model = LlavaOnevisionForConditionalGeneration(config).eval()
+    size = {"height": side, "width": side}
+    processor = LlavaOnevisionProcessor(
+        image_processor=LlavaOnevisionImageProcessor(size=size, image_grid_pinpoints=[[side, side]]),
+        tokenizer=tokenizer, video_processor=LlavaOnevisionVideoProcessor(size=size, do_sample_frames=False),
+        chat_template=_CHAT_TEMPLATE.replace("VIDEO_SLOT", "<video>\n"), num_image_tokens=(side // 14) ** 2,
+        vision_feature_select_strategy="full")
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+def save_tiny_mimic_chat(folder: Path) -> Path:
+    from model_helpers import open_gates, tiny_model, tiny_processor, tiny_tokenizer
+
+    from modeling_mimic_chat.export import save_for_hub
+
+    tokenizer = tiny_tokenizer()
+    model = tiny_model(tokenizer, fusion_mode="xattn_gate")
+    open_gates(model)  # so the frames reach the LM and conditions differ
+    return save_for_hub(model, tiny_processor(model, tokenizer), folder)

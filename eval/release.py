@@ -1,0 +1,320 @@
+"""`mimic release`: assemble the four Hub folders, validate them, and (with --push) upload them.
+
+    mimic release --demo runs/demo --out runs/demo/release            # assemble + validate (offline)
+    mimic release --demo runs/demo --out DIR --org ORG --push         # ... then upload with huggingface_hub
+
+Folders under OUT: MIMIC-Data and MIMIC-Bench (datasets: parquet + card, copied from their own releases), MIMIC-Chat
+(the exported model with remote code, weights and a card rendered here), MIMIC-Chat-Space (see release_space.py).
+Validation: every dataset config loads with `load_dataset` and the folders hold no video file and no comment-author
+column; the model loads with AutoModel/AutoProcessor(trust_remote_code=True) in a fresh process that cannot import this
+project; the Space imports its app from its own folder and writes comments on a bundled example. The result goes to
+OUT/release_report.json. Python entry point for `make demo`: `release_all(demo_dir, out_dir)`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from mimic_data.cards import render_card
+from mimic_data.io import atomic_write_json, atomic_write_text
+
+ARTIFACTS = {"MIMIC-Data": "dataset", "MIMIC-Bench": "dataset", "MIMIC-Chat": "model", "MIMIC-Chat-Space": "space"}
+DEFAULT_ORG = "mimic-bench"
+VIDEO_SUFFIXES = {".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v", ".flv", ".ts"}
+AUTHOR_FIELDS = {"author", "author_id", "author_name", "author_handle", "author_url", "author_thumbnail",
+                 "commenter", "commenter_id", "username", "user_id", "user_name", "handle"}
+PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl"}
+PROJECT_MODULES = ("modeling_mimic_chat", "mimic_data", "mimic_bench", "mimic_train", "mimic_eval", "mimic_cli",
+                   "mimic_demo")
+CHILD_TIMEOUT_S = 300
+
+
+class ReleaseError(Exception):
+    """A release folder that would be wrong on the Hub; the message names the folder and the problem."""
+
+
+# ---- dataset folders -------------------------------------------------------------------------------------------------
+
+def _field_names(schema) -> set[str]:
+    import pyarrow as pa
+
+    names = set()
+    for field in schema:
+        names.add(field.name.lower())
+        kind = field.type
+        while pa.types.is_list(kind) or pa.types.is_large_list(kind):
+            kind = kind.value_type
+        if pa.types.is_struct(kind):
+            names |= _field_names(kind)
+    return names
+
+
+def validate_dataset_folder(folder: str | Path) -> dict:
+    """Every config in the card's YAML loads; no video files; no comment-author column. Returns rows per config/split."""
+    import pyarrow.parquet as pq
+    from datasets import load_dataset
+    from huggingface_hub import DatasetCard
+
+    folder = Path(folder)
+    if not (folder / "README.md").is_file():
+        raise ReleaseError(f"{folder}: no README.md (the card with the configs)")
+    videos = sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.suffix.lower() in VIDEO_SUFFIXES)
+    if videos:
+        raise ReleaseError(f"{folder}: dataset folders ship no videos, found {len(videos)} (e.g. {videos[0]})")
+    for parquet in sorted(folder.rglob("*.parquet")):
+        leaked = _field_names(pq.read_schema(parquet)) & AUTHOR_FIELDS
+        if leaked:
+            raise ReleaseError(f"{parquet}: comment-author column(s) {sorted(leaked)} must not be released")
+    configs = [c["config_name"] for c in DatasetCard.load(folder / "README.md").data.to_dict().get("configs", [])]
+    if not configs:
+        raise ReleaseError(f"{folder}/README.md declares no configs")
+    rows: dict[str, dict[str, int]] = {}
+    with tempfile.TemporaryDirectory() as cache:
+        for config in configs:
+            try:
+                loaded = load_dataset(str(folder), config, cache_dir=cache)
+            except Exception as err:
+                raise ReleaseError(f"{folder}: config {config!r} does not load: {type(err).__name__}: {err}") from err
+            rows[config] = {split: part.num_rows for split, part in loaded.items()}
+            if "file_name" in loaded[next(iter(loaded))].column_names:
+                shipped = [f for part in loaded.values() for f in part["file_name"] if f]
+                if shipped:
+                    raise ReleaseError(f"{folder}: config {config!r} points at {len(shipped)} video files "
+                                       f"(e.g. {shipped[0]}); release the un-hydrated folder (file_name null)")
+    return {"configs": rows}
+
+
+# ---- model folder ----------------------------------------------------------------------------------------------------
+
+# Runs in a child interpreter with the project's packages blocked: only the folder's own remote code may serve.
+_MODEL_CHECK = r"""
+import importlib.abc, json, sys
+BLOCKED = set(sys.argv[2].split(","))
+class Block(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"project module {name} imported by the released remote code")
+sys.meta_path.insert(0, Block())
+from transformers import AutoModel, AutoProcessor
+model = AutoModel.from_pretrained(sys.argv[1], trust_remote_code=True)
+processor = AutoProcessor.from_pretrained(sys.argv[1], trust_remote_code=True)
+def count(module):
+    return sum(p.numel() for p in {id(p): p for p in module.parameters()}.values())
+components = {name: count(child) for name, child in model.model.named_children()}
+if model.lm_head.weight is not model.get_input_embeddings().weight:
+    components["lm_head"] = count(model.lm_head)
+print(json.dumps({"model_class": type(model).__name__, "processor_class": type(processor).__name__,
+                  "components": components, **model.count_parameters()}))
+"""
+
+
+def _run_child(args: list[str], cwd: Path, what: str, env: dict | None = None) -> dict:
+    completed = subprocess.run([sys.executable, "-I", *args], cwd=cwd, capture_output=True, text=True,
+                               timeout=CHILD_TIMEOUT_S, env={**os.environ, **(env or {})})
+    if completed.returncode != 0:
+        raise ReleaseError(f"{what} failed in a fresh process:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def validate_model_folder(folder: str | Path) -> dict:
+    """Load with AutoModel/AutoProcessor(trust_remote_code=True) in a fresh process; parameter counts per component."""
+    folder = Path(folder).resolve()
+    pickles = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES)
+    if pickles:
+        raise ReleaseError(f"{folder}: pickled files {pickles} must not be released (safetensors only)")
+    if not list(folder.glob("*.safetensors")):
+        raise ReleaseError(f"{folder}: no *.safetensors weights")
+    with tempfile.TemporaryDirectory() as cwd:
+        return _run_child(["-c", _MODEL_CHECK, str(folder), ",".join(PROJECT_MODULES)], Path(cwd),
+                          f"loading the model folder {folder}")
+
+
+# ---- Space folder ----------------------------------------------------------------------------------------------------
+
+# Runs in a child interpreter from the Space folder: the app must work from the folder's own files (vendored packages
+# included) and write comments on a bundled example.
+_SPACE_CHECK = r"""
+import json, sys
+from pathlib import Path
+folder = Path(sys.argv[1])
+sys.path.insert(0, str(folder))
+import app, comment_engine, human_or_ai, mimic_bench, mimic_data
+outside = [m.__name__ for m in (mimic_data, mimic_bench) if not Path(m.__file__).resolve().is_relative_to(folder)]
+data = human_or_ai.load_space_data(folder / "space_data")
+engine = comment_engine.CommentEngine(app.default_model_path())
+app.build_demo(engine, data)
+example = data.examples()[0]
+check = comment_engine.check_video(example)
+comments = engine.generate(engine.sample(example), data.prompt_rows[app._platform_for(check)], 2, 0.9, 0.95, 0)
+print(json.dumps({"outside_folder": outside, "n_rounds": len(data.rounds), "example_comments": comments}))
+"""
+
+
+def validate_space_folder(folder: str | Path, model_folder: str | Path) -> dict:
+    from huggingface_hub import SpaceCard
+
+    folder = Path(folder).resolve()
+    card = SpaceCard.load(folder / "README.md").data.to_dict()
+    if card.get("sdk") != "gradio" or not (folder / card.get("app_file", "")).is_file():
+        raise ReleaseError(f"{folder}/README.md: needs sdk gradio and an app_file that exists, got {card}")
+    for key in ("models", "datasets", "license", "title"):
+        if not card.get(key):
+            raise ReleaseError(f"{folder}/README.md: Space YAML lacks {key!r}")
+    if not (folder / "requirements.txt").is_file():
+        raise ReleaseError(f"{folder}: no requirements.txt")
+    blocked = ",".join(m for m in PROJECT_MODULES if m not in ("mimic_data", "mimic_bench"))
+    script = _SPACE_CHECK.replace("import json, sys\n", _blocker(blocked), 1)
+    result = _run_child(["-c", script, str(folder)], folder, f"starting the Space in {folder}",
+                        env={"MIMIC_CHAT_MODEL": str(Path(model_folder).resolve())})
+    if result["outside_folder"]:
+        raise ReleaseError(f"{folder}: the app imported {result['outside_folder']} from outside its folder")
+    return result
+
+
+def _blocker(blocked: str) -> str:
+    return ("import importlib.abc, json, sys\n"
+            f"BLOCKED = set({blocked!r}.split(','))\n"
+            "class Block(importlib.abc.MetaPathFinder):\n"
+            "    def find_spec(self, name, path=None, target=None):\n"
+            "        if name.split('.')[0] in BLOCKED:\n"
+            "            raise ImportError(f'project module {name} is not part of the Space')\n"
+            "sys.meta_path.insert(0, Block())\n")
+
+
+# ---- assembly --------------------------------------------------------------------------------------------------------
+
+def copy_folder(src: Path, dst: Path, ignore=None) -> Path:
+    """Copy src to dst through a temporary sibling and a rename, so dst is never half-written."""
+    if src.resolve() == dst.resolve():
+        return dst
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=dst.parent))
+    shutil.copytree(src, staging / "x", ignore=ignore)
+    if dst.exists():
+        shutil.rmtree(dst)
+    os.replace(staging / "x", dst)
+    shutil.rmtree(staging)
+    return dst
+
+
+def _first_existing(candidates: list[Path], marker: str) -> Path | None:
+    return next((c for c in candidates if (c / marker).is_file()), None)
+
+
+def find_inputs(demo_dir: str | Path, *, data_dir=None, bench_dir=None, model_dir=None, world_dir=None,
+                train_dir=None, eval_dir=None) -> dict[str, Path | None]:
+    """The run folders a release is built from; each can be given, else it is looked up under demo_dir."""
+    demo = Path(demo_dir)
+    looked = {
+        "data_dir": [Path(data_dir)] if data_dir else [demo / "release" / "MIMIC-Data"],
+        "bench_dir": [Path(bench_dir)] if bench_dir else [demo / "release" / "MIMIC-Bench", demo / "bench"],
+        "model_dir": [Path(model_dir)] if model_dir else [demo / "model", demo / "train" / "export",
+                                                          demo / "train" / "final"],
+    }
+    markers = {"data_dir": "README.md", "bench_dir": "README.md", "model_dir": "config.json"}
+    found: dict[str, Path | None] = {}
+    for key, candidates in looked.items():
+        found[key] = _first_existing(candidates, markers[key])
+        if found[key] is None:
+            raise ReleaseError(f"no {key} found: looked for {markers[key]} in {', '.join(map(str, candidates))}; "
+                               f"pass {key}=...")
+    found["world_dir"] = Path(world_dir) if world_dir else _first_existing([demo / "world"], "world.parquet")
+    model_parent = found["model_dir"].parent
+    found["train_dir"] = Path(train_dir) if train_dir else _first_existing([model_parent, demo / "train"],
+                                                                            "train_config.json")
+    found["eval_dir"] = Path(eval_dir) if eval_dir else (demo / "eval" if (demo / "eval").is_dir() else None)
+    return found
+
+
+def release_all(demo_dir: str | Path, out_dir: str | Path, *, org: str = DEFAULT_ORG, seed: int = 0,
+                **inputs) -> dict:
+    """Assemble and validate OUT/{MIMIC-Data, MIMIC-Bench, MIMIC-Chat, MIMIC-Chat-Space}; returns the report."""
+    from .release_cards import model_card_context
+    from .release_space import build_space_folder
+
+    paths = find_inputs(demo_dir, **inputs)
+    out = Path(out_dir)
+    report: dict = {"org": org, "inputs": {k: str(v) if v else None for k, v in paths.items()}, "artifacts": {}}
+    for name, key in (("MIMIC-Data", "data_dir"), ("MIMIC-Bench", "bench_dir")):
+        folder = copy_folder(paths[key], out / name, ignore=shutil.ignore_patterns("videos", ".*"))
+        report["artifacts"][name] = {"repo_type": "dataset", **validate_dataset_folder(folder)}
+        print(f"{name}: {report['artifacts'][name]['configs']}", flush=True)
+
+    model_folder = copy_folder(paths["model_dir"], out / "MIMIC-Chat", ignore=shutil.ignore_patterns("README.md"))
+    counts = validate_model_folder(model_folder)
+    source = "the synthetic world (`mimic demo`)" if paths["world_dir"] else "a crawl of real platform videos"
+    context = model_card_context(model_folder, counts, org=org, source=source, train_dir=paths["train_dir"],
+                                 eval_dir=paths["eval_dir"])
+    atomic_write_text(model_folder / "README.md", render_card("mimic_chat.md", context, kind="model"))
+    report["artifacts"]["MIMIC-Chat"] = {"repo_type": "model", **counts}
+    print(f"MIMIC-Chat: {counts['total']:,} parameters, loads in a fresh process", flush=True)
+
+    space = build_space_folder(out / "MIMIC-Chat-Space", bench_dir=paths["bench_dir"], model_dir=model_folder,
+                               org=org, world_dir=paths["world_dir"], seed=seed)
+    report["artifacts"]["MIMIC-Chat-Space"] = {"repo_type": "space", **validate_space_folder(space, model_folder)}
+    print(f"MIMIC-Chat-Space: app starts from its folder, {report['artifacts']['MIMIC-Chat-Space']['n_rounds']} "
+          "rounds", flush=True)
+    atomic_write_json(out / "release_report.json", report)
+    return report
+
+
+# ---- push ------------------------------------------------------------------------------------------------------------
+
+def push_plan(out_dir: str | Path, org: str) -> list[dict]:
+    out = Path(out_dir)
+    missing = [name for name in ARTIFACTS if not (out / name / "README.md").is_file()]
+    if missing:
+        raise ReleaseError(f"{out}: not assembled ({', '.join(missing)} missing); run `mimic release` without --push")
+    return [{"folder": str(out / name), "repo_id": f"{org}/{name}", "repo_type": kind}
+            for name, kind in ARTIFACTS.items()]
+
+
+def push(out_dir: str | Path, org: str, token: str | None = None) -> list[str]:
+    """Create (if needed) and upload each repo with HfApi.upload_folder; the token comes from `token`, HF_TOKEN or
+    `hf auth login`. Returns the commit URLs."""
+    from huggingface_hub import HfApi, constants
+
+    plan = push_plan(out_dir, org)
+    if constants.HF_HUB_OFFLINE:
+        raise ReleaseError("HF_HUB_OFFLINE is set: pushing needs the network (unset it, and log in with `hf auth "
+                           f"login` or HF_TOKEN); nothing was uploaded. Planned: {[p['repo_id'] for p in plan]}")
+    api = HfApi(token=token)
+    urls = []
+    for item in plan:
+        extra = {"space_sdk": "gradio"} if item["repo_type"] == "space" else {}
+        api.create_repo(item["repo_id"], repo_type=item["repo_type"], exist_ok=True, **extra)
+        commit = api.upload_folder(folder_path=item["folder"], repo_id=item["repo_id"], repo_type=item["repo_type"],
+                                   commit_message="MIMIC-Bench release (mimic release)")
+        urls.append(str(commit))
+        print(f"pushed {item['repo_id']} ({item['repo_type']})", flush=True)
+    return urls
+
+
+def _handler(args) -> None:
+    overrides = {key: getattr(args, key) for key in ("data_dir", "bench_dir", "model_dir", "world_dir", "train_dir",
+                                                     "eval_dir") if getattr(args, key)}
+    if args.push and not args.org:
+        raise SystemExit("--push needs --org ORG (the Hub namespace to create the four repos in)")
+    release_all(args.demo, args.out, org=args.org or DEFAULT_ORG, seed=args.seed, **overrides)
+    if args.push:
+        push(args.out, args.org)
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser("release", help="assemble + validate the four Hub folders; --push uploads them")
+    parser.add_argument("--demo", default="runs/demo", help="run folder the inputs are looked up in")
+    parser.add_argument("--out", default="runs/demo/release")
+    parser.add_argument("--org", default=None, help=f"Hub namespace for repo ids in cards (default {DEFAULT_ORG})")
+    parser.add_argument("--push", action="store_true", help="upload with huggingface_hub after validating")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the Space's Human-or-AI rounds")
+    for key, what in (("data_dir", "MIMIC-Data folder"), ("bench_dir", "MIMIC-Bench folder (un-hydrated)"),
+                      ("model_dir", "exported MIMIC-Chat folder"), ("world_dir", "synthetic world folder"),
+                      ("train_dir", "training run folder"), ("eval_dir", "evaluation run folder")):
+        parser.add_argument("--" + key.replace("_", "-"), dest=key, default=None, help=what)
+    parser.set_defaults(handler=_handler)
