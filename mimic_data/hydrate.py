@@ -189,7 +189,7 @@ def _remove_temps(folder: Path, video_id: str) -> None:
         stale.unlink(missing_ok=True)
 
 
-def _download(root: Path, row: dict[str, str], options: HydrateOptions, ydl_factory) -> dict[str, Any]:
+def _download(ydl, root: Path, row: dict[str, str], options: HydrateOptions) -> dict[str, Any]:
     """One attempt: download to a temp name, probe, hash, rename. Returns the ledger row without bookkeeping."""
     relpath = video_relpath(row["platform"], row["video_id"])
     final = root / relpath
@@ -199,10 +199,10 @@ def _download(root: Path, row: dict[str, str], options: HydrateOptions, ydl_fact
                               "relpath": relpath, "status": "ok", "transient": False, "error_class": None,
                               "message": "", "bytes": None, "sha256": None, "duration_s": None, "width": None,
                               "height": None, "fps": None, "vcodec": None, "format_id": None}
-    template = str(final.parent / f".{row['video_id']}.dl.%(ext)s")
+    # one YoutubeDL serves the partition (building one loads every extractor); yt-dlp reads outtmpl on each download
+    ydl.params["outtmpl"]["default"] = str(final.parent / f".{row['video_id']}.dl.%(ext)s")
     try:
-        with ydl_factory(ydl_options(template, options)) as ydl:
-            info = ydl.extract_info(map_url(row["url"], options.url_map), download=True)
+        info = ydl.extract_info(map_url(row["url"], options.url_map), download=True)
         result["format_id"] = (info or {}).get("format_id")
         downloaded = [p for p in final.parent.glob(f".{row['video_id']}.dl.*") if not p.name.endswith(".part")]
         if not downloaded:
@@ -250,28 +250,38 @@ def hydrate_partition(rows: list[dict[str, str]], root: str | os.PathLike, shard
     version, factory = _ytdlp_version(), ydl_factory or _default_ydl_factory
     written: list[dict[str, Any]] = []
     consecutive_blocks = 0
-    for i, row in enumerate(todo):
-        if i and options.sleep > 0:
-            time.sleep(options.sleep)
-        for retry in range(options.retries + 1):
-            started = time.monotonic()
-            result = _download(root, row, options, factory)
-            attempts[row["video_id"]] += 1
-            result.update(attempt=attempts[row["video_id"]], yt_dlp_version=version, shard=f"{shard[0]}/{shard[1]}",
-                          elapsed_s=round(time.monotonic() - started, 3),
-                          time_utc=dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"))
-            append_jsonl(ledger, result)
-            written.append(result)
-            if not result["transient"] or result["status"] in BLOCK_STATUSES or retry == options.retries:
+    if not todo:
+        return written
+    with factory(ydl_options(str(root / "%(id)s.%(ext)s"), options)) as ydl:
+        for i, row in enumerate(todo):
+            if i and options.sleep > 0:
+                time.sleep(options.sleep)
+            result = _hydrate_one(ydl, root, row, options, attempts, ledger, written, version, shard)
+            consecutive_blocks = consecutive_blocks + 1 if result["status"] in BLOCK_STATUSES else 0
+            if options.max_consecutive_blocks and consecutive_blocks >= options.max_consecutive_blocks:
+                log.warning("stopping shard %s: %d videos in a row ended in bot checks / rate limits (last %s); "
+                            "pass --cookies, raise --sleep or use --proxy, then resume", shard, consecutive_blocks,
+                            row["video_id"])
                 break
-            time.sleep(options.backoff * 2**retry)
-        consecutive_blocks = consecutive_blocks + 1 if result["status"] in BLOCK_STATUSES else 0
-        if options.max_consecutive_blocks and consecutive_blocks >= options.max_consecutive_blocks:
-            log.warning("stopping shard %s: %d videos in a row ended in bot checks / rate limits (last %s); pass "
-                        "--cookies, raise --sleep or use --proxy, then resume", shard, consecutive_blocks,
-                        row["video_id"])
-            break
     return written
+
+
+def _hydrate_one(ydl, root: Path, row: dict[str, str], options: HydrateOptions, attempts: Counter, ledger: Path,
+                 written: list, version: str, shard: tuple[int, int]) -> dict[str, Any]:
+    """Attempt one video, retrying a transient failure (not a block) with exponential backoff; returns the last row."""
+    for retry in range(options.retries + 1):
+        started = time.monotonic()
+        result = _download(ydl, root, row, options)
+        attempts[row["video_id"]] += 1
+        result.update(attempt=attempts[row["video_id"]], yt_dlp_version=version, shard=f"{shard[0]}/{shard[1]}",
+                      elapsed_s=round(time.monotonic() - started, 3),
+                      time_utc=dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"))
+        append_jsonl(ledger, result)
+        written.append(result)
+        if not result["transient"] or result["status"] in BLOCK_STATUSES or retry == options.retries:
+            break
+        time.sleep(options.backoff * 2**retry)
+    return result
 
 
 def _run_shard(args: tuple) -> list[dict[str, Any]]:
