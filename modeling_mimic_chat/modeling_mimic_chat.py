@@ -102,7 +102,9 @@ class MimicGatedXAttnBlock(GradientCheckpointingLayer):
     def forward(self, hidden_states: torch.Tensor, visual_memory: torch.Tensor) -> torch.Tensor:
         memory = self.memory_norm(visual_memory.to(hidden_states.dtype))
         query = self._heads(self.q_proj(self.attn_norm(hidden_states)))
-        attended = F.scaled_dot_product_attention(query, self._heads(self.k_proj(memory)), self._heads(self.v_proj(memory)))
+        attended = F.scaled_dot_product_attention(
+            query, self._heads(self.k_proj(memory)), self._heads(self.v_proj(memory))
+        )
         attended = attended.transpose(1, 2).reshape(hidden_states.shape[0], hidden_states.shape[1], -1)
         hidden_states = hidden_states + torch.tanh(self.attn_gate) * self.o_proj(attended)
         return hidden_states + torch.tanh(self.ffn_gate) * self.ffn(self.ffn_norm(hidden_states))
@@ -200,7 +202,9 @@ class MimicChatModel(MimicChatPreTrainedModel):
         tower_dtype = self.vision_tower.dtype
         batch = pixel_values_videos.shape[0]
         if pixel_values_videos.shape[1] != num_temporal:
-            raise ValueError(f"pixel_values_videos has {pixel_values_videos.shape[1]} frames; config wants {num_temporal}")
+            raise ValueError(
+                f"pixel_values_videos has {pixel_values_videos.shape[1]} frames; config wants {num_temporal}"
+            )
         if pixel_values_spatial is None:
             centres = [((2 * i + 1) * num_temporal) // (2 * clip_len) for i in range(clip_len)]
             pixel_values_spatial = pixel_values_videos[:, centres]

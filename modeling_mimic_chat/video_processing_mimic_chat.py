@@ -65,7 +65,9 @@ class MimicChatVideoProcessor(BaseVideoProcessor):
         if isinstance(video, dict):
             missing = {"spatial", "temporal"} - set(video)
             if missing:
-                raise ValueError(f"video {index}: pre-sampled frames need keys 'spatial' and 'temporal', missing {missing}")
+                raise ValueError(
+                    f"video {index}: pre-sampled frames need keys 'spatial' and 'temporal', missing {missing}"
+                )
             spatial = _as_uint8_frames(video["spatial"], index, "spatial")
             temporal = _as_uint8_frames(video["temporal"], index, "temporal")
             for name, frames, wanted in (("spatial", spatial, spatial_k), ("temporal", temporal, temporal_k)):
@@ -101,7 +103,9 @@ def _is_frame_array(value) -> bool:
 def _as_uint8_frames(frames, index: int, name: str) -> torch.Tensor:
     tensor = torch.from_numpy(np.ascontiguousarray(frames)) if isinstance(frames, np.ndarray) else frames
     if not isinstance(tensor, torch.Tensor):
-        raise TypeError(f"video {index}: {name} frames must be a numpy array or torch tensor, got {type(frames).__name__}")
+        raise TypeError(
+            f"video {index}: {name} frames must be a numpy array or torch tensor, got {type(frames).__name__}"
+        )
     if tensor.dtype != torch.uint8 or tensor.ndim != 4 or tensor.shape[-1] != 3 or tensor.shape[0] == 0:
         raise ValueError(
             f"video {index}: {name} frames must be uint8 [N>0, H, W, 3], got {tensor.dtype} {tuple(tensor.shape)}"

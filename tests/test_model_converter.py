@@ -100,7 +100,9 @@ def test_converted_llama_matches_internlm2_reference():
     input_ids = torch.randint(0, INTERNLM2_CONFIG["vocab_size"], (2, 11), generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
         logits = model(input_ids=input_ids).logits
-    torch.testing.assert_close(logits, internlm2_reference_logits(state, INTERNLM2_CONFIG, input_ids), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(
+        logits, internlm2_reference_logits(state, INTERNLM2_CONFIG, input_ids), atol=1e-4, rtol=1e-4
+    )
 
 
 def test_convert_checkpoint_folder_round_trip(tmp_path):
@@ -114,4 +116,6 @@ def test_convert_checkpoint_folder_round_trip(tmp_path):
     input_ids = torch.arange(9).unsqueeze(0)
     with torch.no_grad():
         logits = model(input_ids=input_ids).logits
-    torch.testing.assert_close(logits, internlm2_reference_logits(state, INTERNLM2_CONFIG, input_ids), atol=1e-4, rtol=1e-4)
+    torch.testing.assert_close(
+        logits, internlm2_reference_logits(state, INTERNLM2_CONFIG, input_ids), atol=1e-4, rtol=1e-4
+    )

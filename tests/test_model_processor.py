@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 import torch
+from mimic_train.tokenizer import SPECIAL_TOKENS, build_tokenizer
 from model_helpers import CORPUS, random_clip, tiny_model, tiny_processor, tiny_tokenizer, video_prompt
 
-from mimic_train.tokenizer import SPECIAL_TOKENS, build_tokenizer
 from modeling_mimic_chat.configuration_mimic_chat import MimicChatConfig
 from modeling_mimic_chat.export import CHAT_TEMPLATE_PATH
 from modeling_mimic_chat.modeling_mimic_chat import MimicChatForConditionalGeneration, count_parameters
@@ -27,7 +27,11 @@ def test_segment_centre_indices_follow_the_floor_rule(n, k):
 
 def test_full_clip_is_sampled_at_segment_centres_and_presampled_frames_pass_through():
     processor = MimicChatVideoProcessor(
-        size={"height": 4, "width": 4}, spatial_num_frames=8, temporal_num_frames=16, do_rescale=False, do_normalize=False
+        size={"height": 4, "width": 4},
+        spatial_num_frames=8,
+        temporal_num_frames=16,
+        do_rescale=False,
+        do_normalize=False,
     )
     clip = np.broadcast_to(np.arange(50, dtype=np.uint8)[:, None, None, None], (50, 4, 4, 3)).copy()  # frame i == i
     out = processor([clip])

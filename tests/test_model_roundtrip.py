@@ -57,9 +57,17 @@ def test_saved_folder_loads_in_fresh_process_with_identical_logits(tmp_path, fus
     folder = save_for_hub(model, processor, tmp_path / "mimic-chat-tiny")
     names = {path.name for path in folder.iterdir()}
     assert {
-        "config.json", "generation_config.json", "model.safetensors", "processor_config.json",
-        "video_preprocessor_config.json", "tokenizer.json", "chat_template.jinja", "configuration_mimic_chat.py",
-        "modeling_mimic_chat.py", "processing_mimic_chat.py", "video_processing_mimic_chat.py",
+        "config.json",
+        "generation_config.json",
+        "model.safetensors",
+        "processor_config.json",
+        "video_preprocessor_config.json",
+        "tokenizer.json",
+        "chat_template.jinja",
+        "configuration_mimic_chat.py",
+        "modeling_mimic_chat.py",
+        "processing_mimic_chat.py",
+        "video_processing_mimic_chat.py",
     } <= names
     assert not any(name.endswith((".bin", ".pt")) for name in names)  # safetensors only
     auto_map = json.loads((folder / "config.json").read_text())["auto_map"]
@@ -75,14 +83,18 @@ def test_saved_folder_loads_in_fresh_process_with_identical_logits(tmp_path, fus
     torch.save({"texts": texts, "videos": as_torch}, tmp_path / "request.pt")
     completed = subprocess.run(
         [sys.executable, "-I", "-c", LOADER, str(folder), str(tmp_path / "request.pt"), str(tmp_path / "out.pt")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=240,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=240,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     result = torch.load(tmp_path / "out.pt")
     assert result["project_modules"] == []
-    assert result["classes"] == ["MimicChatProcessor", "MimicChatVideoProcessor"] + [
-        "MimicChatForConditionalGeneration"
-    ] * 3
+    assert (
+        result["classes"]
+        == ["MimicChatProcessor", "MimicChatVideoProcessor"] + ["MimicChatForConditionalGeneration"] * 3
+    )
     for key in ("input_ids", "attention_mask", "pixel_values_spatial", "pixel_values_videos"):
         assert torch.equal(result["batch"][key], batch[key]), key
     for auto in ("AutoModel", "AutoModelForCausalLM", "AutoModelForImageTextToText"):
