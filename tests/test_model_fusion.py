@@ -25,7 +25,7 @@ def test_generate_with_and_without_cache_agree_and_left_padding_batches(tokenize
     processor = tiny_processor(model, tokenizer)
     batch = two_prompt_batch(processor, [random_clip(1), random_clip(2)])
     assert (batch["attention_mask"][:, 0] == 0).any(), "the shorter prompt must be left-padded"
-    settings = {"max_new_tokens": 8, "do_sample": False, "output_scores": True, "return_dict_in_generate": True}
+    settings = {"max_new_tokens": 5, "do_sample": False, "output_scores": True, "return_dict_in_generate": True}
     cached = model.generate(**batch, use_cache=True, **settings)
     uncached = model.generate(**batch, use_cache=False, **settings)
     assert torch.equal(cached.sequences, uncached.sequences)
@@ -37,7 +37,7 @@ def test_generate_with_and_without_cache_agree_and_left_padding_batches(tokenize
         single = {key: value[row : row + 1] for key, value in batch.items()}
         keep = single["attention_mask"][0].bool()
         single["input_ids"], single["attention_mask"] = single["input_ids"][:, keep], single["attention_mask"][:, keep]
-        alone = model.generate(**single, max_new_tokens=8, do_sample=False)
+        alone = model.generate(**single, max_new_tokens=5, do_sample=False)
         assert torch.equal(alone[0, int(keep.sum()) :], cached.sequences[row, prompt_len:])
 
 
