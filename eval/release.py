@@ -33,6 +33,7 @@ PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl"}
 PROJECT_MODULES = ("modeling_mimic_chat", "mimic_data", "mimic_bench", "mimic_train", "mimic_eval", "mimic_cli",
                    "mimic_demo")
 CHILD_TIMEOUT_S = 300
+CHILD_ENV = {"OMP_NUM_THREADS": "1"}  # checks run tiny workloads; extra threads only contend with other processes
 
 
 class ReleaseError(Exception):
@@ -116,7 +117,7 @@ print(json.dumps({"model_class": type(model).__name__, "processor_class": type(p
 
 def _run_child(args: list[str], cwd: Path, what: str, env: dict | None = None) -> dict:
     completed = subprocess.run([sys.executable, "-I", *args], cwd=cwd, capture_output=True, text=True,
-                               timeout=CHILD_TIMEOUT_S, env={**os.environ, **(env or {})})
+                               timeout=CHILD_TIMEOUT_S, env={**os.environ, **CHILD_ENV, **(env or {})})
     if completed.returncode != 0:
         raise ReleaseError(f"{what} failed in a fresh process:\n{completed.stderr[-3000:]}")
     return json.loads(completed.stdout.strip().splitlines()[-1])

@@ -1,0 +1,59 @@
+"""A small demo folder for the release and Space tests, built with the project's own code.
+
+Synthetic world -> selection -> MIMIC-Data release; a MIMIC-Bench folder in the contract format (comment_generation +
+videos configs, from mimic_bench.build); a TINY RANDOM MIMIC-Chat (random weights: its comments are noise, only the
+wiring matters); and small fixture run outputs (train_config.json from the training defaults, a train summary and a
+leaderboard.md that a test wrote, marked as such).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+from model_helpers import tiny_model, tiny_processor, tiny_tokenizer
+
+from mimic_data.io import atomic_write_json, atomic_write_text, write_parquet
+
+BENCH_README = """---
+license: cc-by-nc-4.0
+configs:
+{configs}
+---
+# MIMIC-Bench (test fixture)
+"""
+FIXTURE_LEADERBOARD = "| model | overall |\n|---|---|\n| fixture-model | 42.0 |\n"  # written by the test, not a run
+
+
+def make_demo_dir(root: Path, n_world: int = 600, bench_size: int = 12, seed: int = 0) -> Path:
+    from mimic_train.config import DEFAULTS
+
+    from mimic_bench.build import comment_generation_table, videos_table
+    from mimic_data.release import release
+    from mimic_data.select import SelectionConfig, select_splits
+    from mimic_data.synth import synthesize
+    from modeling_mimic_chat.export import save_for_hub
+
+    world = synthesize(root / "world", n=n_world, seed=seed)
+    records = pq.read_table(world / "records.parquet")
+    splits = select_splits(records, SelectionConfig(bench_size=bench_size))
+    write_parquet(world / "splits.parquet", splits)
+    release(records, splits, root / "release" / "MIMIC-Data")
+
+    bench_ids = {r["video_id"]: r["tier"] for r in splits.to_pylist() if r["split"] == "bench"}
+    targets = [r for r in records.to_pylist() if r["video_id"] in bench_ids]
+    bench = root / "release" / "MIMIC-Bench"
+    write_parquet(bench / "comment_generation.parquet", comment_generation_table(targets))
+    write_parquet(bench / "videos.parquet", videos_table(targets, bench_ids))
+    configs = "\n".join(f"- config_name: {c}\n  data_files:\n  - split: test\n    path: [\"{c}.parquet\", "
+                        f"\"videos/**/*.mp4\"]\n  metadata_filenames: [\"{c}.parquet\"]"
+                        for c in ("comment_generation", "videos"))
+    atomic_write_text(bench / "README.md", BENCH_README.format(configs=configs))
+
+    tokenizer = tiny_tokenizer()
+    model = tiny_model(tokenizer)
+    save_for_hub(model, tiny_processor(model, tokenizer), root / "model")
+    atomic_write_json(root / "train" / "train_config.json", {**DEFAULTS, "out_dir": str(root / "train")})
+    atomic_write_json(root / "train" / "train_summary.json", {"global_step": 7, "train_loss": 3.25, "wall_s": 1.5})
+    atomic_write_text(root / "eval" / "mimic-chat" / "leaderboard.md", FIXTURE_LEADERBOARD)
+    return root
