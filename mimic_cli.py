@@ -11,6 +11,7 @@ SUBCOMMANDS = {
     "hydrate": "mimic_data.hydrate_cli",
     "eval": "mimic_eval.cli",
     "hydrate": "mimic_data.hydrate_cli",
+    "release": "mimic_eval.release",
     "study": "mimic_eval.study.cli",
 }
 
