@@ -54,8 +54,8 @@ class RunOptions:
 
 
 def rotations_for(circular: bool) -> list[int | None]:
-    """The vanilla pass (stored option order) always; with circular also the 4 stored rotations."""
-    return [None] + (list(range(N_ROTATIONS)) if circular else [])
+    """Stored option order, or the 4 stored rotations (the scorer's headline is then rotation 0)."""
+    return list(range(N_ROTATIONS)) if circular else [None]
 
 
 def plan(adapter: Adapter, bench_dir: Path, rows: list[dict[str, Any]], options: RunOptions, model_fp: str,
@@ -160,12 +160,22 @@ def infer(adapter: Adapter, bench_dir: Path, todo: list[PlannedSample], log: Sam
     return stats
 
 
+def _scorer_sample(row: dict[str, Any]) -> dict[str, Any]:
+    """A logged row as mimic_bench.scoring.score wants it: `letter` when the adapter gave one, else `response`."""
+    sample = {k: row[k] for k in ("question_id", "video_id", "task", "gold", "rotation", "condition", "options")}
+    if row.get("letter") is not None:
+        sample["letter"] = row["letter"]
+    else:
+        sample["response"] = row.get("response")
+    return sample
+
+
 def score_run(run_dir: Path, planned: list[PlannedSample], options: RunOptions) -> dict[str, Any]:
-    """results.json: scorer output per condition (vanilla and circular) plus coverage, from the settled rows."""
+    """results.json: the scorer's output per condition (headline = video, else the first) plus coverage."""
     from mimic_bench.scoring import score
 
     rows = latest_rows(run_dir)
-    results: dict[str, Any] = {"conditions": {}, "coverage": {}}
+    results: dict[str, Any] = {"headline_condition": None, "by_condition": {}, "coverage": {}}
     for condition in options.conditions:
         mine = [rows.get(s.key) for s in planned if s.condition == condition]
         answered = [r for r in mine if r is not None and r.get("status") == "ok"]
@@ -176,12 +186,10 @@ def score_run(run_dir: Path, planned: list[PlannedSample], options: RunOptions) 
             "complete": len(answered) == len(mine),
             "unavailable_videos": sorted({r["video_id"] for r in unavailable}),
         }
-        vanilla = [r for r in answered if r["rotation"] is None]
-        rotated = [r for r in answered if r["rotation"] is not None]
-        entry = {"vanilla": score(vanilla) if vanilla else None}
-        if options.circular:
-            entry["circular"] = score(rotated) if rotated else None
-        results["conditions"][condition] = entry
+        results["by_condition"][condition] = score([_scorer_sample(r) for r in answered]) if answered else None
+    scored = [c for c in options.conditions if results["by_condition"][c] is not None]
+    if scored:
+        results["headline_condition"] = "video" if "video" in scored else scored[0]
     return results
 
 
