@@ -32,7 +32,7 @@ import pyarrow as pa
 
 from .embed import Embedder
 from .options import generic_comments, normalise, option_text, style_signature
-from .popularity import popularity_options
+from .popularity import comment_form_classes, popularity_options
 from .tasks import (
     COMMENT_GENERATION,
     COMMENT_INSTRUCTION,
@@ -214,9 +214,10 @@ def build_task_tables(targets: Sequence[Mapping[str, Any]], pool: Sequence[Mappi
         built: dict[str, tuple[Mapping[str, Any], str, list[tuple[str, str]], np.random.Generator]] = {}
         pop_ranks: list[list[int]] = []
         if spec.distractors == "same_video_ranks":
+            form = comment_form_classes(targets, seed)
             for record in targets:
                 rng = question_rng(seed, name, record["video_id"])
-                picked = popularity_options(record, rng, exclude={match_norms[record["video_id"]]} - {""})
+                picked = popularity_options(record, rng, form, exclude={match_norms[record["video_id"]]} - {""})
                 if picked is None:
                     task_stats["skipped"]["fewer than 4 usable comments"] += 1
                     continue

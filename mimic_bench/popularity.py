@@ -4,9 +4,12 @@ Answer: the rank-1 comment (most liked in the snapshot). Distractors: one commen
 around the target ranks 10, 50 and 100 — the windows are [round(0.8 t), round(1.2 t)], i.e. ranks 8-12, 40-60 and
 80-100. When a video has fewer than 100 comments in its snapshot the targets shrink in proportion,
 t_k = round(T_k * n / 100), raised so they are at least 2, 3, 4 and strictly increasing (n = 11 gives 2, 6, 11), and
-never beyond n. Inside a window the comment chosen is the one closest in style to the answer (same formatting
-signature first, then the nearest length; ties broken by the question's seeded generator), so that "longest" or
-"has an emoji" does not point at the answer. A candidate must have strictly fewer likes than the answer (a tie would
+never beyond n. Inside a window the comment is drawn at random (the question's seeded generator) among those of the
+answer's FORM CLASS — its formatting signature plus its cluster in a k-means over hashed word counts of the bench's
+comments (`comment_form_classes`) — falling back to the same cluster, then to the same formatting and nearest length.
+Without this, the kind of remark (a specific observation vs "first!") would point at the most-liked comment without
+the video; drawing at random inside a class, rather than taking the comment closest to the answer, keeps the answer
+from being the most "central" option. A candidate must have strictly fewer likes than the answer (a tie would
 make two answers right), a text different from the answer's and the other picks (after normalisation), and must not
 be `exclude`d (the video's UIU-Match answer). A window with no valid candidate falls back to the valid comment
 nearest its target rank. A video with fewer than four usable comments gets no UIU-Pop question.
@@ -14,7 +17,7 @@ nearest its target rank. A video with fewer than four usable comments gets no UI
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,34 +39,70 @@ def target_ranks(n_comments: int) -> tuple[int, ...]:
     return tuple(out)
 
 
-def popularity_options(record: Mapping[str, Any], rng: np.random.Generator,
+N_FORM_CLUSTERS = 12
+CLUSTER_SCAN_DEPTH = 120  # comments per video used to fit the clusters (covers every window)
+
+
+def comment_form_classes(records: Sequence[Mapping[str, Any]], seed: int = 0) -> Callable[[str], tuple]:
+    """text -> (style signature, cluster id): a discrete description of what kind of comment a text is."""
+    from sklearn.cluster import MiniBatchKMeans
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    texts = sorted({c["text"] for r in records for c in r["comments"][:CLUSTER_SCAN_DEPTH]})
+    vectorizer = HashingVectorizer(n_features=2**12, alternate_sign=False, norm="l2")
+    if len(texts) < N_FORM_CLUSTERS:
+        return lambda text: (style_signature(text), 0)
+    kmeans = MiniBatchKMeans(n_clusters=N_FORM_CLUSTERS, random_state=seed, n_init=3, batch_size=4096)
+    labels = kmeans.fit_predict(vectorizer.transform(texts))
+    cluster = dict(zip(texts, labels.tolist(), strict=True))
+
+    def form(text: str) -> tuple:
+        label = cluster[text] if text in cluster else int(kmeans.predict(vectorizer.transform([text]))[0])
+        return style_signature(text), label
+
+    return form
+
+
+def popularity_options(record: Mapping[str, Any], rng: np.random.Generator, form: Callable[[str], tuple],
                        exclude: set[str] = frozenset()) -> tuple[str, list[tuple[str, int]]] | None:
-    """(answer text, [(distractor text, its rank)] * 3) or None when the video cannot carry the question."""
+    """(answer text, [(distractor text, its rank)] * 3) or None when the video cannot carry the question.
+
+    `form` is comment_form_classes(...) of the bench; `exclude` holds normalised texts that may not be shown."""
     comments = record["comments"]
     if len(comments) < 4:
         return None
     answer = comments[0]
     used = {normalise(answer["text"])} | set(exclude)
-    answer_style, answer_len = style_signature(answer["text"]), len(answer["text"])
+    answer_form, answer_len = form(answer["text"]), len(answer["text"])
+    best_likes: dict[str, int] = {}  # a text posted twice counts with its best like count
+    for c in comments[1:]:
+        key = normalise(c["text"])
+        best_likes[key] = max(best_likes.get(key, 0), c["like_count"])
     picks: list[tuple[str, int]] = []
     for target in target_ranks(len(comments)):
         lo, hi = max(2, round(target * (1 - WINDOW))), min(len(comments), round(target * (1 + WINDOW)))
 
         def usable(rank: int) -> bool:
             c = comments[rank - 1]
-            return c["like_count"] < answer["like_count"] and normalise(c["text"]) not in used and bool(c["text"])
+            key = normalise(c["text"])
+            return best_likes[key] < answer["like_count"] and key not in used and bool(c["text"])
 
         window = [r for r in range(lo, hi + 1) if usable(r)]
         if not window:
             window = sorted((r for r in range(2, len(comments) + 1) if usable(r)), key=lambda r: abs(r - target))[:1]
         if not window:
             return None
-        tiebreak = rng.random(len(window))
-        best = min(range(len(window)), key=lambda i: (
-            style_signature(comments[window[i] - 1]["text"]) != answer_style,
-            abs(len(comments[window[i] - 1]["text"]) - answer_len),
-            tiebreak[i]))
-        rank = window[best]
+        forms = [form(comments[r - 1]["text"]) for r in window]
+        same_form = [r for r, f in zip(window, forms, strict=True) if f == answer_form]
+        same_cluster = [r for r, f in zip(window, forms, strict=True) if f[1] == answer_form[1]]
+        if same_form or same_cluster:
+            pool = same_form or same_cluster
+            rank = pool[int(rng.integers(0, len(pool)))]
+        else:
+            tiebreak = rng.random(len(window))
+            rank = window[min(range(len(window)), key=lambda i: (forms[i][0] != answer_form[0],
+                                                                 abs(len(comments[window[i] - 1]["text"]) - answer_len),
+                                                                 tiebreak[i]))]
         picks.append((comments[rank - 1]["text"], rank))
         used.add(normalise(comments[rank - 1]["text"]))
     return answer["text"], picks
