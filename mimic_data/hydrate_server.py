@@ -4,7 +4,8 @@
 `mimic_data.render.video_relpath`), so the synthetic urls `https://synthetic.invalid/<platform>/<id>.mp4` hydrate with
 `url_map=(("https://synthetic.invalid/", server.base_url + "/"),)`. Faults can be injected per video id:
 "404", "403", "429", "429-once" (429 on the first request only), "truncate" (announces the full length, sends half and
-closes), "slow" (waits `slow_s` before answering), "garbage" (serves random bytes as video/mp4).
+closes), "slow" (waits `slow_s` before answering), "stall" (sends half the body, waits `slow_s`, sends the rest),
+"garbage" (serves random bytes as video/mp4).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from .render import video_relpath
 
-FAULTS = ("404", "403", "429", "429-once", "truncate", "slow", "garbage")
+FAULTS = ("404", "403", "429", "429-once", "truncate", "slow", "stall", "garbage")
 
 
 class VideoServer:
@@ -82,7 +83,12 @@ class VideoServer:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 if body:
-                    self.wfile.write(data[: len(data) // 2] if fault == "truncate" else data)
+                    half = len(data) // 2
+                    self.wfile.write(data[:half] if fault in ("truncate", "stall") else data)
+                    if fault == "stall":
+                        self.wfile.flush()
+                        time.sleep(server.slow_s)
+                        self.wfile.write(data[half:])
                 if fault == "truncate":
                     self.close_connection = True
 

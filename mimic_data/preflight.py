@@ -49,7 +49,8 @@ def probe_video(path: str | os.PathLike, *, min_duration_s: float = 1.0, min_fra
         try:
             _check_frames(container, stream, row, min_duration_s, min_frames)
         except Exception as exc:  # damaged data surfaces as FFmpeg errors while demuxing or decoding
-            problems.append("truncated" if _looks_truncated(exc) else "undecodable")
+            problem = "truncated" if "truncated" in problems or _looks_truncated(exc) else "undecodable"
+            row["problems"] = [p for p in problems if p != problem] + [problem]
             row["message"] = f"decode: {exc}"
     return row
 

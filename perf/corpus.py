@@ -30,7 +30,7 @@ def make_clip(path: Path, width: int, height: int, seconds: int, seed: int) -> P
     tmp = path.with_name(f".{path.name}.tmp.mp4")
     source = f"testsrc2=size={width}x{height}:rate={FPS}:duration={seconds}"
     subprocess.run(
-        ["ffmpeg", "-y", "-v", "error", "-f", "lavfi", "-i", source, "-vf", f"noise=alls=24:allf=t+u:all_seed={seed}",
+        ["ffmpeg", "-y", "-v", "error", "-f", "lavfi", "-i", source, "-vf", f"noise=alls=8:allf=t+u:all_seed={seed}",
          "-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", str(GOP), "-keyint_min", str(GOP), "-sc_threshold", "0",
          "-crf", "23", "-movflags", "+faststart", str(tmp)],
         check=True)
