@@ -57,3 +57,28 @@ def make_demo_dir(root: Path, n_world: int = 600, bench_size: int = 12, seed: in
     atomic_write_json(root / "train" / "train_summary.json", {"global_step": 7, "train_loss": 3.25, "wall_s": 1.5})
     atomic_write_text(root / "eval" / "mimic-chat" / "leaderboard.md", FIXTURE_LEADERBOARD)
     return root
+
+
+def make_space_inputs(root: Path) -> tuple[Path, Path]:
+    """(model folder, Space data folder) without the whole pipeline: a TINY RANDOM MIMIC-Chat, one synthetic example
+    video (random frames) and one hand-made "Human or AI?" round whose texts the test knows."""
+    import numpy as np
+
+    from mimic_bench.tasks import COMMENT_INSTRUCTION
+    from mimic_data.render import write_mp4
+    from modeling_mimic_chat.export import save_for_hub
+
+    tokenizer = tiny_tokenizer()
+    model = tiny_model(tokenizer)
+    model_dir = save_for_hub(model, tiny_processor(model, tokenizer), root / "model")
+    data = root / "space_data"
+    frames = np.random.default_rng(0).integers(0, 256, (24, 48, 64, 3), dtype=np.uint8)
+    write_mp4(frames, data / "examples" / "ex0.mp4", fps=8)
+    comments = [{"text": "so cute!! watched it ten times lol", "source": "human"},
+                {"text": "the cat jumps up onto a blue sofa", "source": "MIMIC-Chat"},
+                {"text": "a red ball rolls left across the kitchen", "source": "human"}]
+    prompt_rows = {p: {"question_id": f"cg-{p}", "video_id": "ex0", "platform": p, "prompt": COMMENT_INSTRUCTION}
+                   for p in ("youtube", "tiktok")}
+    atomic_write_json(data / "rounds.json", {"seed": 0, "prompt_rows": prompt_rows, "rounds": [
+        {"video_id": "ex0", "platform": "youtube", "file": "examples/ex0.mp4", "comments": comments}]})
+    return model_dir, data
