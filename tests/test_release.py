@@ -8,9 +8,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from huggingface_hub import DatasetCard, ModelCard, SpaceCard
-from release_fixtures import FIXTURE_LEADERBOARD, make_demo_dir
-
-from mimic_cli import main as mimic_main
 from mimic_eval.release import (
     ARTIFACTS,
     ReleaseError,
@@ -20,6 +17,9 @@ from mimic_eval.release import (
     validate_dataset_folder,
     validate_model_folder,
 )
+from release_fixtures import FIXTURE_LEADERBOARD, make_demo_dir
+
+from mimic_cli import main as mimic_main
 
 
 @pytest.fixture(scope="module")
