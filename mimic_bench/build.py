@@ -215,9 +215,11 @@ def build_task_tables(targets: Sequence[Mapping[str, Any]], pool: Sequence[Mappi
         pop_ranks: list[list[int]] = []
         if spec.distractors == "same_video_ranks":
             form = comment_form_classes(targets, seed)
+            centrality = _balanced_answer_slots(seed, name + "/centrality", [r["video_id"] for r in targets])
             for record in targets:
                 rng = question_rng(seed, name, record["video_id"])
-                picked = popularity_options(record, rng, form, exclude={match_norms[record["video_id"]]} - {""})
+                picked = popularity_options(record, rng, form, exclude={match_norms[record["video_id"]]} - {""},
+                                            centrality_target=centrality[record["video_id"]])
                 if picked is None:
                     task_stats["skipped"]["fewer than 4 usable comments"] += 1
                     continue

@@ -40,6 +40,7 @@ def target_ranks(n_comments: int) -> tuple[int, ...]:
 
 
 N_FORM_CLUSTERS = 12
+TRIPLE_DRAWS = 24  # distractor triples tried per question when balancing the answer's centrality
 CLUSTER_SCAN_DEPTH = 120  # comments per video used to fit the clusters (covers every window)
 
 
@@ -63,8 +64,16 @@ def comment_form_classes(records: Sequence[Mapping[str, Any]], seed: int = 0) ->
     return form
 
 
+def _centrality_rank(answer: str, distractors: list[str]) -> int:
+    """0 when the answer shares the most words with the other options, 3 when it shares the fewest."""
+    bags = [set(normalise(t).split()) for t in [answer, *distractors]]
+    shared = [sum(len(b & o) / max(1, len(b | o)) for j, o in enumerate(bags) if j != i) for i, b in enumerate(bags)]
+    return sum(x > shared[0] for x in shared[1:])
+
+
 def popularity_options(record: Mapping[str, Any], rng: np.random.Generator, form: Callable[[str], tuple],
-                       exclude: set[str] = frozenset()) -> tuple[str, list[tuple[str, int]]] | None:
+                       exclude: set[str] = frozenset(), centrality_target: int = 0
+                       ) -> tuple[str, list[tuple[str, int]]] | None:
     """(answer text, [(distractor text, its rank)] * 3) or None when the video cannot carry the question.
 
     `form` is comment_form_classes(...) of the bench; `exclude` holds normalised texts that may not be shown."""
@@ -78,14 +87,15 @@ def popularity_options(record: Mapping[str, Any], rng: np.random.Generator, form
     for c in comments[1:]:
         key = normalise(c["text"])
         best_likes[key] = max(best_likes.get(key, 0), c["like_count"])
-    picks: list[tuple[str, int]] = []
+    pools: list[list[int]] = []
+    taken: set[str] = set(used)
     for target in target_ranks(len(comments)):
         lo, hi = max(2, round(target * (1 - WINDOW))), min(len(comments), round(target * (1 + WINDOW)))
 
         def usable(rank: int) -> bool:
             c = comments[rank - 1]
             key = normalise(c["text"])
-            return best_likes[key] < answer["like_count"] and key not in used and bool(c["text"])
+            return best_likes[key] < answer["like_count"] and key not in taken and bool(c["text"])
 
         window = [r for r in range(lo, hi + 1) if usable(r)]
         if not window:
@@ -95,14 +105,25 @@ def popularity_options(record: Mapping[str, Any], rng: np.random.Generator, form
         forms = [form(comments[r - 1]["text"]) for r in window]
         same_form = [r for r, f in zip(window, forms, strict=True) if f == answer_form]
         same_cluster = [r for r, f in zip(window, forms, strict=True) if f[1] == answer_form[1]]
-        if same_form or same_cluster:
-            pool = same_form or same_cluster
-            rank = pool[int(rng.integers(0, len(pool)))]
-        else:
+        if not (same_form or same_cluster):
             tiebreak = rng.random(len(window))
-            rank = window[min(range(len(window)), key=lambda i: (forms[i][0] != answer_form[0],
-                                                                 abs(len(comments[window[i] - 1]["text"]) - answer_len),
-                                                                 tiebreak[i]))]
-        picks.append((comments[rank - 1]["text"], rank))
-        used.add(normalise(comments[rank - 1]["text"]))
+            same_form = [window[min(range(len(window)), key=lambda i: (
+                forms[i][0] != answer_form[0], abs(len(comments[window[i] - 1]["text"]) - answer_len), tiebreak[i]))]]
+        pools.append(same_form or same_cluster)
+        if len(pools[-1]) == 1:
+            taken.add(normalise(comments[pools[-1][0] - 1]["text"]))
+    best = None
+    for _ in range(TRIPLE_DRAWS):
+        ranks = [pool[int(rng.integers(0, len(pool)))] for pool in pools]
+        texts = [comments[r - 1]["text"] for r in ranks]
+        if len({normalise(t) for t in texts} | {normalise(answer["text"])}) < 4:
+            continue
+        miss = abs(_centrality_rank(answer["text"], texts) - centrality_target)
+        if best is None or miss < best[0]:
+            best = (miss, ranks)
+        if miss == 0:
+            break
+    if best is None:
+        return None
+    picks = [(comments[r - 1]["text"], r) for r in best[1]]
     return answer["text"], picks
