@@ -6,6 +6,7 @@ import sys
 
 # subcommand -> module exposing `register(subparsers)`; modules import heavy dependencies inside their handlers.
 SUBCOMMANDS = {
+    "bench": "mimic_bench.cli",
     "data": "mimic_data.cli",
     "demo": "mimic_demo",
     "hydrate": "mimic_data.hydrate_cli",
