@@ -30,7 +30,7 @@ def decode_all(path, size=None):
     with av.open(str(path)) as container:
         if size is None:
             return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
-        return [f.to_ndarray(format="rgb24", width=size[1], height=size[0], interpolation="BILINEAR")
+        return [f.to_ndarray(format="rgb24", width=size[1], height=size[0], interpolation="AREA")
                 for f in container.decode(video=0)]
 
 
