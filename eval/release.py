@@ -214,7 +214,8 @@ def find_inputs(demo_dir: str | Path, *, data_dir=None, bench_dir=None, model_di
     demo = Path(demo_dir)
     looked = {
         "data_dir": [Path(data_dir)] if data_dir else [demo / "release" / "MIMIC-Data"],
-        "bench_dir": [Path(bench_dir)] if bench_dir else [demo / "release" / "MIMIC-Bench", demo / "bench"],
+        "bench_dir": [Path(bench_dir)] if bench_dir else [demo / "release" / "MIMIC-Bench",
+                                                          demo / "bench" / "MIMIC-Bench"],
         "model_dir": [Path(model_dir)] if model_dir else [demo / "model", demo / "train" / "export",
                                                           demo / "train" / "final"],
     }

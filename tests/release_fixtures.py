@@ -1,8 +1,7 @@
 """A small demo folder for the release and Space tests, built with the project's own code.
 
-Synthetic world -> selection -> MIMIC-Data release; a MIMIC-Bench folder in the contract format (comment_generation +
-videos configs, from mimic_bench.build); a TINY RANDOM MIMIC-Chat (random weights: its comments are noise, only the
-wiring matters); and small fixture run outputs (train_config.json from the training defaults, a train summary and a
+Synthetic world -> selection -> MIMIC-Data release -> MIMIC-Bench build + release; a TINY RANDOM MIMIC-Chat (random
+weights: its comments are noise, only the wiring matters); and small fixture run outputs (train_config.json from the training defaults, a train summary and a
 leaderboard.md that a test wrote, marked as such).
 """
 
@@ -15,20 +14,14 @@ from model_helpers import tiny_model, tiny_processor, tiny_tokenizer
 
 from mimic_data.io import atomic_write_json, atomic_write_text, write_parquet
 
-BENCH_README = """---
-license: cc-by-nc-4.0
-configs:
-{configs}
----
-# MIMIC-Bench (test fixture)
-"""
 FIXTURE_LEADERBOARD = "| model | overall |\n|---|---|\n| fixture-model | 42.0 |\n"  # written by the test, not a run
 
 
 def make_demo_dir(root: Path, n_world: int = 600, bench_size: int = 12, seed: int = 0) -> Path:
     from mimic_train.config import DEFAULTS
 
-    from mimic_bench.build import comment_generation_table, videos_table
+    from mimic_bench.release import release as release_bench
+    from mimic_bench.writer import build_bench
     from mimic_data.release import release
     from mimic_data.select import SelectionConfig, select_splits
     from mimic_data.synth import synthesize
@@ -40,15 +33,9 @@ def make_demo_dir(root: Path, n_world: int = 600, bench_size: int = 12, seed: in
     write_parquet(world / "splits.parquet", splits)
     release(records, splits, root / "release" / "MIMIC-Data")
 
-    bench_ids = {r["video_id"]: r["tier"] for r in splits.to_pylist() if r["split"] == "bench"}
-    targets = [r for r in records.to_pylist() if r["video_id"] in bench_ids]
-    bench = root / "release" / "MIMIC-Bench"
-    write_parquet(bench / "comment_generation.parquet", comment_generation_table(targets))
-    write_parquet(bench / "videos.parquet", videos_table(targets, bench_ids))
-    configs = "\n".join(f"- config_name: {c}\n  data_files:\n  - split: test\n    path: [\"{c}.parquet\", "
-                        f"\"videos/**/*.mp4\"]\n  metadata_filenames: [\"{c}.parquet\"]"
-                        for c in ("comment_generation", "videos"))
-    atomic_write_text(bench / "README.md", BENCH_README.format(configs=configs))
+    # The bench engineer's builder and release, as `make demo` runs them (hashing embedder; no audit, for speed).
+    build_bench(world, root / "bench" / "build", seed=seed, embedder="hashing")
+    release_bench(root / "bench" / "build", root / "bench" / "MIMIC-Bench")
 
     tokenizer = tiny_tokenizer()
     model = tiny_model(tokenizer)

@@ -36,6 +36,8 @@ def test_four_folders_validate_and_the_report_counts_match_the_files(released):
     data = report["artifacts"]["MIMIC-Data"]["configs"]
     assert data["comments"]["snapshot"] == pq.read_metadata(out / "MIMIC-Data" / "comments.parquet").num_rows
     bench = report["artifacts"]["MIMIC-Bench"]["configs"]
+    assert set(bench) == {"ciu_title", "ciu_desc", "cam_tag", "cam_topic", "cam_cat", "uiu_match", "uiu_pop",
+                          "comment_generation", "videos"}
     assert bench["comment_generation"]["test"] == pq.read_metadata(
         out / "MIMIC-Bench" / "comment_generation.parquet").num_rows
     for name in ("MIMIC-Data", "MIMIC-Bench"):
