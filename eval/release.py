@@ -116,7 +116,7 @@ print(json.dumps({"model_class": type(model).__name__, "processor_class": type(p
 
 
 def _run_child(args: list[str], cwd: Path, what: str, env: dict | None = None) -> dict:
-    completed = subprocess.run([sys.executable, "-I", *args], cwd=cwd, capture_output=True, text=True,
+    completed = subprocess.run([sys.executable, "-I", "-B", *args], cwd=cwd, capture_output=True, text=True,
                                timeout=CHILD_TIMEOUT_S, env={**os.environ, **CHILD_ENV, **(env or {})})
     if completed.returncode != 0:
         raise ReleaseError(f"{what} failed in a fresh process:\n{completed.stderr[-3000:]}")

@@ -63,7 +63,7 @@ def training_table(train_dir: Path | None) -> str:
 def _cell(value) -> str:
     """Strings as code, floats with 4 significant digits (a learning rate must not print as 0.0)."""
     if isinstance(value, str):
-        return f"`{value}`"
+        return "`" + value.replace("|", "\\|") + "`"  # a bare | would end the table cell
     return f"{value:.4g}" if isinstance(value, float) else str(value)
 
 

@@ -18,13 +18,12 @@ FIXTURE_LEADERBOARD = "| model | overall |\n|---|---|\n| fixture-model | 42.0 |\
 
 
 def make_demo_dir(root: Path, n_world: int = 600, bench_size: int = 12, seed: int = 0) -> Path:
-    from mimic_train.config import DEFAULTS
-
     from mimic_bench.release import release as release_bench
     from mimic_bench.writer import build_bench
     from mimic_data.release import release
     from mimic_data.select import SelectionConfig, select_splits
     from mimic_data.synth import synthesize
+    from mimic_train.config import DEFAULTS
     from modeling_mimic_chat.export import save_for_hub
 
     world = synthesize(root / "world", n=n_world, seed=seed)

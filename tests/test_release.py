@@ -8,6 +8,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from huggingface_hub import DatasetCard, ModelCard, SpaceCard
+from release_fixtures import FIXTURE_LEADERBOARD, make_demo_dir
+
+from mimic_cli import main as mimic_main
 from mimic_eval.release import (
     ARTIFACTS,
     ReleaseError,
@@ -17,9 +20,6 @@ from mimic_eval.release import (
     validate_dataset_folder,
     validate_model_folder,
 )
-from release_fixtures import FIXTURE_LEADERBOARD, make_demo_dir
-
-from mimic_cli import main as mimic_main
 
 
 @pytest.fixture(scope="module")
@@ -60,6 +60,7 @@ def test_model_card_figures_come_from_the_released_weights_and_run_files(release
     assert f"| **total** | {counts['total']:,} |" in text
     assert f"| vision_tower | {counts['components']['vision_tower']:,} |" in text
     assert "| training.learning_rate | 0.0001 |" in text and "| result: train_loss | 3.25 |" in text
+    assert r"self_attn\.(q_proj\|k_proj\|v_proj\|o_proj)" in text  # regex pipes escaped inside the table
     assert FIXTURE_LEADERBOARD.strip() in text
     for section in ("## Intended use", "## Limitations and biases", "## Licence", "## Citation", "## How to use"):
         assert section in text
@@ -72,6 +73,7 @@ def test_space_folder_runs_from_its_own_files_and_its_rounds_hold_real_and_model
     assert (card.sdk, card.app_file) == ("gradio", "app.py")
     assert card.models == ["test-org/MIMIC-Chat"]
     assert report["artifacts"]["MIMIC-Chat-Space"]["outside_folder"] == []
+    assert not list(space.rglob("__pycache__"))  # the start-up check leaves no bytecode in the repo folder
     assert len(report["artifacts"]["MIMIC-Chat-Space"]["example_comments"]) == 2
     rounds = json.loads((space / "space_data" / "rounds.json").read_text())
     references = {r["video_id"]: r["references"] for r in

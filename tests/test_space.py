@@ -2,8 +2,9 @@
 TINY RANDOM MIMIC-Chat (random weights: only determinism and counts are meaningful)."""
 
 import pytest
-from mimic_eval.release_space import load_space_module
 from release_fixtures import make_space_inputs
+
+from mimic_eval.release_space import load_space_module
 
 engine_module = load_space_module("comment_engine")
 game = load_space_module("human_or_ai")
