@@ -9,7 +9,6 @@ SUBCOMMANDS = {
     "bench": "mimic_bench.cli",
     "data": "mimic_data.cli",
     "demo": "mimic_demo",
-    "hydrate": "mimic_data.hydrate_cli",
     "eval": "mimic_eval.cli",
     "hydrate": "mimic_data.hydrate_cli",
     "release": "mimic_eval.release",
