@@ -13,6 +13,7 @@ SUBCOMMANDS = {
     "hydrate": "mimic_data.hydrate_cli",
     "release": "mimic_eval.release",
     "study": "mimic_eval.study.cli",
+    "train": "mimic_train.cli",
 }
 
 

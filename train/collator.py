@@ -1,0 +1,81 @@
+"""Batch SFT rows for MIMIC-Chat: frames through the processor, chat template, assistant-only labels.
+
+A row holds `prompt` (the user text, rendered by mimic_bench.prompts), `target` (a letter or a comment) and `video_path`.
+The prompt turn (video placeholder included) and the completion (`target` + `<|im_end|>`) are tokenised separately and
+concatenated, so the labels are exactly the completion tokens; everything else — padding, `[VID]`, `<|video_pad|>`,
+`[SEP]`, the instruction and options — is -100.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from modeling_mimic_chat.configuration_mimic_chat import IM_END_TOKEN
+
+IGNORE_INDEX = -100
+
+FrameLoader = Callable[[dict[str, Any]], dict[str, torch.Tensor]]
+
+
+def user_turn(processor, prompt: str) -> str:
+    """The chat-templated user turn with one video placeholder, ending in the assistant header."""
+    messages = [{"role": "user", "content": [{"type": "video"}, {"type": "text", "text": prompt}]}]
+    return processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+
+
+class SFTCollator:
+    """Turns a list of SFT rows into model inputs with `labels`; padding on the right (training only).
+
+    `load_frames(row)` returns `{"spatial": uint8 [8,h,w,3], "temporal": uint8 [T,h,w,3]}`; the default decodes
+    `row["video_path"]` with the project's sampler (see `frame_loader`). A row longer than `max_length` raises instead
+    of being truncated, because truncation would cut the answer or the video tokens.
+    """
+
+    def __init__(self, processor, load_frames: FrameLoader, max_length: int):
+        self.processor = processor
+        self.tokenizer = processor.tokenizer
+        self.load_frames = load_frames
+        self.max_length = max_length
+        self.end_text = IM_END_TOKEN
+        ids = self.tokenizer.convert_tokens_to_ids
+        self.video_special_ids = torch.tensor(
+            [ids(processor.video_token), ids(processor.vid_start_token), ids(processor.vid_sep_token)]
+        )
+
+    def encode(self, row: dict[str, Any]) -> tuple[list[int], list[int]]:
+        """(input_ids, labels) of one row, unpadded."""
+        prompt = self.processor.expand_video_placeholder(user_turn(self.processor, row["prompt"]))
+        prompt_ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+        completion_ids = self.tokenizer(row["target"] + self.end_text, add_special_tokens=False)["input_ids"]
+        input_ids = prompt_ids + completion_ids
+        if len(input_ids) > self.max_length:
+            raise ValueError(
+                f"SFT row {row.get('question_id', '?')} is {len(input_ids)} tokens, over max_length={self.max_length}; "
+                "raise max_length (it must hold the video tokens, the prompt and the answer)"
+            )
+        return input_ids, [IGNORE_INDEX] * len(prompt_ids) + completion_ids
+
+    def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        encoded = [self.encode(row) for row in rows]
+        width = max(len(ids) for ids, _ in encoded)
+        pad = self.tokenizer.pad_token_id
+        input_ids = torch.full((len(rows), width), pad, dtype=torch.long)
+        labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
+        attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for index, (ids, row_labels) in enumerate(encoded):
+            input_ids[index, : len(ids)] = torch.tensor(ids)
+            labels[index, : len(ids)] = torch.tensor(row_labels)
+            attention_mask[index, : len(ids)] = 1
+        # Safety net: video slots never carry loss, whatever a target string contains.
+        labels[torch.isin(input_ids, self.video_special_ids)] = IGNORE_INDEX
+        pixels = self.processor.video_processor([self.load_frames(row) for row in rows], return_tensors="pt")
+        return {
+            "input_ids": input_ids,
+            "attention_mask": attention_mask,
+            "labels": labels,
+            "pixel_values_videos": pixels["pixel_values_videos"],
+            "pixel_values_spatial": pixels["pixel_values_spatial"],
+        }
