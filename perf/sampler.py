@@ -100,12 +100,21 @@ run()
 times = []
 for _ in range(repeats):
     start = time.perf_counter(); run(); times.append(time.perf_counter() - start)
-print(json.dumps({"seconds": times, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+print(json.dumps({"seconds": times, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "imports_rss_mb": None}))
 """
+
+
+def _current_rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 def worker(name: str, clip: str, threads: int, repeats: int, warmup: int) -> dict:
     run = _method(name, threads)
+    if name.startswith(("mimic", "tc_")):
+        import torch  # noqa: F401  (imported by these paths anyway; measured separately as the import baseline)
+    imports_mb = _current_rss_mb()
     for _ in range(warmup):
         run(clip)
     times = []
@@ -114,7 +123,7 @@ def worker(name: str, clip: str, threads: int, repeats: int, warmup: int) -> dic
         run(clip)
         times.append(time.perf_counter() - start)
     rss = max(resource.getrusage(who).ru_maxrss for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
-    return {"seconds": times, "peak_rss_mb": rss / 1024}
+    return {"seconds": times, "peak_rss_mb": rss / 1024, "imports_rss_mb": imports_mb}
 
 
 def _decord_python() -> str | None:
@@ -144,7 +153,8 @@ def _collect(process: subprocess.Popen) -> dict:
 def latency(name: str, clip: Path, threads: int, repeats: int) -> dict:
     result = _collect(_spawn(name, clip, threads, repeats))
     return {"ms": round(1000 * statistics.median(result["seconds"]), 1),
-            "ms_all": [round(1000 * s, 1) for s in result["seconds"]], "peak_rss_mb": round(result["peak_rss_mb"], 1)}
+            "ms_all": [round(1000 * s, 1) for s in result["seconds"]], "peak_rss_mb": round(result["peak_rss_mb"], 1),
+            "imports_rss_mb": result["imports_rss_mb"] and round(result["imports_rss_mb"], 1)}
 
 
 def throughput(name: str, clip: Path, per_process: int) -> float:
@@ -182,11 +192,11 @@ THROUGHPUT = ["mimic_exact", "mimic_fast", "tc_approx", "decord", "pyav_full_the
 
 
 def _table(results: dict) -> str:
-    lines = ["| clip | method | threads | ms/video | peak MB |", "|---|---|---|---|---|"]
+    lines = ["| clip | method | threads | ms/video | peak MB | of which imports MB |", "|---|---|---|---|---|---|"]
     for kind, data in results["clips"].items():
         for row in data["latency"]:
             lines.append(f"| {kind} | {row['method']} | {row['threads']} | {row.get('ms', '-')} | "
-                         f"{row.get('peak_rss_mb', row.get('skipped', '-'))} |")
+                         f"{row.get('peak_rss_mb', row.get('skipped', '-'))} | {row.get('imports_rss_mb') or '-'} |")
     lines += ["", "| clip | method | videos/s (2 processes x 1 thread) |", "|---|---|---|"]
     for kind, data in results["clips"].items():
         lines += [f"| {kind} | {m} | {v} |" for m, v in data["throughput"].items()]
