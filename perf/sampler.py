@@ -3,7 +3,8 @@
 Corpus: perf/corpus.py (vertical 1080x1920 x 30 s "tiktok", landscape 1280x720 x 60 s "yt"; H.264 with B-frames,
 30 fps, 2 s GOP, noisy), generated once under .cache/bench-corpus. Task: 8 spatial + 32 temporal frames (segment
 centres; the union of 40 indices), uint8 RGB 224x224; "_8" rows take the 8 spatial frames only.
-Each method runs in a fresh process: one warm-up, then `--repeats` timed calls; ms = median wall per video, peak MB =
+Each method runs in a fresh process: one warm-up, then `--repeats` timed calls; ms = best wall time per video (the
+machine may be shared: the load average before/after is recorded, and the median is kept too), peak MB =
 the process's peak RSS (torch imports count: they are part of each path's real cost). Throughput = videos/s with two
 single-threaded processes decoding at once (both cores busy). Correctness: the sampler's frames are compared with
 PyAV decode-everything (must be identical) and with torchcodec exact seeking (mean absolute difference).
@@ -152,7 +153,8 @@ def _collect(process: subprocess.Popen) -> dict:
 
 def latency(name: str, clip: Path, threads: int, repeats: int) -> dict:
     result = _collect(_spawn(name, clip, threads, repeats))
-    return {"ms": round(1000 * statistics.median(result["seconds"]), 1),
+    # best of the repeats: this machine is shared, and the minimum is the run least disturbed by other jobs
+    return {"ms": round(1000 * min(result["seconds"]), 1), "ms_median": round(1000 * statistics.median(result["seconds"]), 1),
             "ms_all": [round(1000 * s, 1) for s in result["seconds"]], "peak_rss_mb": round(result["peak_rss_mb"], 1),
             "imports_rss_mb": result["imports_rss_mb"] and round(result["imports_rss_mb"], 1)}
 
@@ -226,7 +228,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("runs/bench"))
     parser.add_argument("--corpus", type=Path, default=Path(".cache/bench-corpus"))
-    parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--kinds", nargs="+", default=["tiktok", "yt"])
     parser.add_argument("--throughput-videos", type=int, default=2, help="videos per process in the throughput run")
     parser.add_argument("--worker")
