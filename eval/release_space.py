@@ -7,7 +7,6 @@ Example videos are rendered from the synthetic world when the bench folder has n
 
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 import json
 import random
@@ -41,19 +40,6 @@ def load_space_module(name: str):
     return sys.modules[module_name]
 
 
-@contextlib.contextmanager
-def _one_torch_thread():
-    """A few short generations: one thread avoids the many-fold slow-down of oversubscribed cores; restored after."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
 def _example_video(row: dict, bench_dir: Path, world_dir: Path | None, scratch: Path) -> Path:
     if row.get("file_name") and (bench_dir / row["file_name"]).is_file():
         return bench_dir / row["file_name"]
@@ -76,9 +62,9 @@ def build_rounds(bench_dir: str | Path, model_dir: str | Path, out_dir: str | Pa
     if not rows:
         raise ValueError(f"{bench_dir / 'comment_generation.parquet'} has no rows to build rounds from")
     chosen = random.Random(seed).sample(rows, min(n_rounds, len(rows)))
-    engine = engine_module.CommentEngine(str(model_dir))
+    engine = engine_module.CommentEngine(str(model_dir), threads=1)  # a few short generations
     rounds = []
-    with tempfile.TemporaryDirectory() as scratch, _one_torch_thread():
+    with tempfile.TemporaryDirectory() as scratch:
         for index, row in enumerate(chosen):
             source = _example_video(row, bench_dir, Path(world_dir) if world_dir else None, Path(scratch))
             example = out_dir / "examples" / f"{row['video_id']}.mp4"

@@ -132,12 +132,9 @@ def build_demo(engine: CommentEngine, data: SpaceData | None) -> gr.Blocks:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO)
-    if os.environ.get("MIMIC_SPACE_TORCH_THREADS"):  # e.g. 1 on an oversubscribed machine
-        import torch
-
-        torch.set_num_threads(int(os.environ["MIMIC_SPACE_TORCH_THREADS"]))
     data_dir = Path(os.environ.get("MIMIC_SPACE_DATA", APP_DIR / "space_data"))
-    demo = build_demo(CommentEngine(default_model_path()), load_space_data(data_dir))
+    threads = int(os.environ["MIMIC_SPACE_TORCH_THREADS"]) if os.environ.get("MIMIC_SPACE_TORCH_THREADS") else None
+    demo = build_demo(CommentEngine(default_model_path(), threads=threads), load_space_data(data_dir))
     demo.queue(default_concurrency_limit=CONCURRENCY_LIMIT, max_size=QUEUE_SIZE).launch(
         server_name=os.environ.get("GRADIO_SERVER_NAME", "127.0.0.1"),
         server_port=int(os.environ.get("GRADIO_SERVER_PORT", "7860")),

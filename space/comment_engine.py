@@ -6,6 +6,7 @@ code the Space runs. The prompt comes from `mimic_bench.prompts.render_comment_p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from dataclasses import dataclass
@@ -60,11 +61,27 @@ def check_video(path: str | os.PathLike | None, max_mb: float = MAX_UPLOAD_MB,
     return VideoCheck(duration_s=probe["duration_s"], width=probe["width"], height=probe["height"])
 
 
-class CommentEngine:
-    """MIMIC-Chat loaded once (lazily, thread-safe) from a local folder or a Hub id."""
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    """Run with n torch CPU threads, restored after (None: leave torch's choice). On oversubscribed cores one thread
+    is many times faster than two for a small model."""
+    import torch
 
-    def __init__(self, model_path: str | None):
+    before = torch.get_num_threads()
+    if n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class CommentEngine:
+    """MIMIC-Chat loaded once (lazily, thread-safe) from a local folder or a Hub id; `threads` for generation."""
+
+    def __init__(self, model_path: str | None, threads: int | None = None):
         self.model_path = model_path
+        self.threads = threads
         self._lock = threading.Lock()
         self._loaded = None
         self.load_error: str | None = None
@@ -102,7 +119,7 @@ class CommentEngine:
         text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
         batch = processor(text=[text], videos=[{"spatial": frames.spatial, "temporal": frames.temporal}])
         torch.manual_seed(int(seed))
-        with torch.no_grad():
+        with torch.no_grad(), torch_threads(self.threads):
             output = model.generate(**batch, do_sample=True, temperature=float(temperature), top_p=float(top_p),
                                     num_return_sequences=int(n), max_new_tokens=MAX_NEW_TOKENS,
                                     min_new_tokens=MIN_NEW_TOKENS)

@@ -51,7 +51,7 @@ def test_engine_without_a_model_explains_instead_of_crashing(tmp_path):
 def test_same_seed_same_comments_and_n_comments(space_inputs):
     model_dir, data_dir = space_inputs
     data = game.load_space_data(data_dir)
-    engine = engine_module.CommentEngine(str(model_dir))
+    engine = engine_module.CommentEngine(str(model_dir), threads=1)
     frames = engine.sample(data.examples()[0])
     assert frames.spatial.shape[0] == 8
     first = engine.generate(frames, data.prompt_rows["youtube"], 3, 0.9, 0.95, seed=7)
