@@ -1,0 +1,106 @@
+"""SFTTrainer with LoRA on a tiny random MIMIC-Chat: what trains, resume, and export -> AutoModel with the same logits.
+
+Tiny random models and random frames: only the wiring and bookkeeping are meaningful, not the learned values.
+"""
+
+import json
+
+import pytest
+import torch
+from datasets import Dataset
+from train_helpers import RandomFrames, sft_rows, tiny_run_config
+from transformers import AutoModel
+
+from mimic_train.collator import SFTCollator
+from mimic_train.export import export_model
+from mimic_train.model_init import load_mimic_chat
+from mimic_train.sft import LOG_FILE, SUMMARY_FILE, build_trainer, latest_checkpoint, run_sft
+
+
+def _snapshot(model) -> dict[str, torch.Tensor]:
+    return {name: p.detach().clone() for name, p in model.named_parameters()}
+
+
+def test_one_lora_step_changes_only_trainable_parameters(tmp_path):
+    trainer = build_trainer(tiny_run_config(tmp_path, "training.max_steps=1"), Dataset.from_list(sft_rows(4)),
+                            RandomFrames())
+    model = trainer.model
+    trainable = {name for name, p in model.named_parameters() if p.requires_grad}
+    lora = {name for name in trainable if "lora_" in name}
+    # LoRA sits on the language model's attention projections only; vision and LM base weights are frozen.
+    assert lora and all(".language_model.layers." in n and ".self_attn." in n for n in lora)
+    assert not any("vision_tower" in name for name in trainable)
+    saved = {n for n in trainable if "modules_to_save" in n}
+    assert {n.split(".modules_to_save")[0].rsplit(".", 1)[-1] for n in saved} == {
+        "spatial_projector", "temporal_projector", "token_gate"}
+    assert trainable == lora | saved
+    before = _snapshot(model)
+    trainer.train()
+    after = _snapshot(model)
+    changed = {name for name in before if not torch.equal(before[name], after[name])}
+    assert changed <= trainable
+    # lora_B starts at zero, so after one step every B matrix and the projectors have moved.
+    assert {n for n in lora if "lora_B" in n} <= changed
+    assert any("spatial_projector" in n for n in changed) and any("temporal_projector" in n for n in changed)
+
+
+def test_resume_from_checkpoint_reaches_the_same_weights(tmp_path):
+    rows = Dataset.from_list(sft_rows(16))
+    overrides = ("training.max_steps=4", "training.save_steps=2")
+    straight = build_trainer(tiny_run_config(tmp_path / "straight", *overrides), rows, RandomFrames())
+    straight.train()
+
+    interrupted = tmp_path / "interrupted"
+    first = build_trainer(tiny_run_config(interrupted, "training.max_steps=2", "training.save_steps=2"), rows,
+                          RandomFrames())
+    first.train()
+    assert latest_checkpoint(interrupted).name == "checkpoint-2"
+    # The real entry point resumes from the latest checkpoint of the run folder on its own.
+    config = tiny_run_config(interrupted, *overrides)
+    config["sft_data"] = None
+    resumed_trainer = build_trainer(config, rows, RandomFrames())
+    resumed_trainer.train(resume_from_checkpoint=str(latest_checkpoint(interrupted)))
+    assert resumed_trainer.state.global_step == 4
+    expected, got = _snapshot(straight.model), _snapshot(resumed_trainer.model)
+    assert expected.keys() == got.keys()
+    for name in expected:
+        torch.testing.assert_close(got[name], expected[name], msg=name)
+
+
+@pytest.mark.parametrize("lora", [True, False])
+def test_export_reloads_through_automodel_with_identical_logits(tmp_path, monkeypatch, lora):
+    from mimic_train import sft
+
+    rows = sft_rows(8)
+    monkeypatch.setattr(sft, "load_sft_dataset", lambda _: Dataset.from_list(rows))
+    overrides = ["training.max_steps=2"] + ([] if lora else ["model.freeze_language_model=false"])
+    config = tiny_run_config(tmp_path / "run", *overrides, lora=lora)
+    final = run_sft(config, frame_loader=RandomFrames())
+    assert (final / ("adapter_config.json" if lora else "model.safetensors")).exists()
+    summary = json.loads((tmp_path / "run" / SUMMARY_FILE).read_text())
+    assert summary["global_step"] == 2 and summary["lora"] is lora
+    assert len((tmp_path / "run" / LOG_FILE).read_text().splitlines()) >= 2  # per-step losses + the final summary
+
+    base, processor = load_mimic_chat(tmp_path / "run" / "base")
+    with torch.no_grad():
+        batch = SFTCollator(processor, RandomFrames(), max_length=256)(rows[:3])
+        batch.pop("labels")
+        untrained = base.eval()(**batch).logits
+    if lora:
+        from peft import PeftModel
+
+        trained = PeftModel.from_pretrained(base, final)
+    else:
+        trained = load_mimic_chat(final)[0]
+    with torch.no_grad():
+        expected = trained.eval()(**batch).logits
+
+    exported = export_model(tmp_path / "run", tmp_path / "exported")
+    reloaded = AutoModel.from_pretrained(exported, trust_remote_code=True).eval()
+    assert type(reloaded).__name__ == "MimicChatForConditionalGeneration"
+    assert not any("lora" in name for name, _ in reloaded.named_parameters())
+    with torch.no_grad():
+        got = reloaded(**batch).logits
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    # Training moved the weights away from the base: the export is not the untrained model.
+    assert not torch.allclose(untrained, got, atol=1e-4)
