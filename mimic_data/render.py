@@ -11,6 +11,7 @@ import numpy as np
 
 from .world import CATEGORIES, COLOURS
 
+_GLOW = np.array((255, 255, 255), dtype=np.float32)
 _SCENES = {name: (np.array(rgb, dtype=np.float32), pattern) for name, _, rgb, pattern in CATEGORIES}
 
 
@@ -65,7 +66,8 @@ def _pose(motion: str, t: float) -> tuple[float, float, float]:
 
 
 def render_frames(spec: dict) -> np.ndarray:
-    """uint8 [n, h, w, 3] frames of one video: motion1 over the first half, motion2 over the second."""
+    """uint8 [n, h, w, 3] frames of one video: motion1 over the first half, motion2 over the second; the highlighted
+    motion's half shows a white glow around the object."""
     w, h, fps = int(spec["width"]), int(spec["height"]), int(spec["fps"])
     n = int(round(float(spec["duration_s"]) * fps))
     rng = np.random.default_rng(_seed(spec["video_id"]))
@@ -77,9 +79,11 @@ def render_frames(spec: dict) -> np.ndarray:
         first = k < n / 2
         t = (k / max(1, n / 2 - 1)) if first else ((k - n / 2) / max(1, n / 2 - 1))
         ox, oy, scale = _pose(spec["motion1"] if first else spec["motion2"], min(1.0, t))
-        mask = _object_mask(spec["shape"], h, w, w / 2 + ox * short, h / 2 + oy * short, 0.28 * short * scale)
+        cx, cy, size = w / 2 + ox * short, h / 2 + oy * short, 0.28 * short * scale
         frame = base + rng.normal(0, 6, (h, w, 1)).astype(np.float32)
-        frame[mask] = colour
+        if spec["highlight"] == (1 if first else 2):  # the highlighted motion: a white glow around the object
+            frame[_object_mask("ball", h, w, cx, cy, 1.6 * size)] = _GLOW
+        frame[_object_mask(spec["shape"], h, w, cx, cy, size)] = colour
         frames[k] = np.clip(frame, 0, 255).astype(np.uint8)
     return frames
 

@@ -1,11 +1,14 @@
 """The synthetic world: a seeded, small "platform" whose video content determines its metadata and comments.
 
-Each video has a latent content spec — a scene (tied to its category), one object with a colour, and two motions in
-order — and a latent appeal. Titles, descriptions, tags, hashtag topics and category come from that content through
-templates with per-channel creator style; comments come from personas that mention a content detail, correctly or not;
-a comment's likes grow when it mentions the video's content correctly (so the most-liked comment is grounded in the
-video, not in text style), and all counts are heavy-tailed. It is a fixture and a smoke benchmark, never a claim about
-real platforms: the records it makes go through the same schema and code paths as crawled yt-dlp data.
+Each video has a latent content spec — a scene (tied to its category), one object with a colour, two motions in order,
+and which of the two motions is the video's highlight (rendered with a glow around the object) — and a latent appeal.
+Titles, descriptions, tags, hashtag topics and category come from that content through templates with per-channel
+creator style. Every comment describes the video's object doing one of its two motions, in a persona's words; the
+most-liked comment is a viral one about the highlighted motion, and the others mention either motion at random with
+likes unrelated to their words. Which motion glows is visible only in the video, so the most-liked comment is grounded
+in the video and not predictable from text. Counts are heavy-tailed and driven by appeal. It is a fixture and a smoke
+benchmark, never a claim about real platforms: the records it makes go through the same schema and code paths as
+crawled yt-dlp data.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ COLOURS = {
     "green": (40, 220, 60),
     "blue": (40, 80, 255),
     "yellow": (250, 230, 30),
-    "white": (245, 245, 245),
+    "purple": (150, 50, 255),  # no white object: white is the highlight glow
     "pink": (255, 90, 200),
     "orange": (255, 140, 0),
     "cyan": (30, 230, 230),
@@ -72,8 +75,8 @@ _DESC_TEMPLATES = (
 )
 _CTA = ("Like and subscribe!", "Follow for part 2", "Which one was your favourite?", "", "New clips every day.")
 _EMOJI = ("🔥", "😂", "✨", "😍", "🙌", "💯", "👀")
-_GENERIC_COMMENTS = ("first", "lol", "who's here in 2026?", "nice", "🔥🔥🔥", "underrated", "more please", "ok")
-# persona -> templates; {x} is the mentioned detail (may be wrong), {e} an emoji
+# persona -> templates; {x} names the object and one of its motions, {e} is an emoji. Every template is used for both
+# motions alike, so wording says nothing about likes.
 _PERSONA_TEMPLATES = {
     "fan": ("love the {x} {e}", "the {x} is everything", "that {x} made my day {e}"),
     "joker": ("the {x} has more talent than me {e}", "nobody: ... the {x}: {e}", "me watching the {x} at 3am {e}"),
@@ -81,9 +84,6 @@ _PERSONA_TEMPLATES = {
     "skeptic": ("is the {x} real?", "why the {x} tho", "not the {x} again"),
 }
 _PERSONAS = tuple(_PERSONA_TEMPLATES)
-# like-count effect of what a comment mentions, when correct; a wrong mention costs likes
-_MENTION_QUALITY = {"order": 1.6, "motion": 1.3, "object": 1.0, "scene": 0.6}
-_WRONG_MENTION_QUALITY = -0.6
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,7 @@ def sample_content(cfg: WorldConfig) -> dict[str, np.ndarray]:
         "title_template": rng.integers(0, len(_TITLE_TEMPLATES), n),
         "desc_template": rng.integers(0, len(_DESC_TEMPLATES), n),
         "cta": rng.integers(0, len(_CTA), n),
+        "highlight": rng.integers(1, 3, n),  # 1 or 2: which motion glows
     }
     content["motion2"] = (content["motion1"] + content["motion2_offset"]) % len(MOTIONS)
     mislabel = rng.random(n) < CATEGORY_NOISE
@@ -128,7 +129,7 @@ def sample_content(cfg: WorldConfig) -> dict[str, np.ndarray]:
     repost[0] = False
     source = np.where(repost, (rng.random(n) * np.arange(n)).astype(np.int64), np.arange(n))
     for key in ("platform_is_tiktok", "scene", "shape", "colour", "motion1", "motion2", "channel", "category",
-                "title_template", "desc_template", "duration_s"):
+                "title_template", "desc_template", "duration_s", "highlight"):
         content[key] = content[key][source]
     content["repost_of"] = np.where(repost, source, -1)
     # Heavy-tailed interaction driven by appeal: views log-normal, rates rise with appeal.
@@ -158,56 +159,32 @@ def _style(text: str, channel: int, rng: np.random.Generator) -> str:
 
 
 def _comments_for(i: int, content: dict[str, np.ndarray], rng: np.random.Generator) -> list[dict]:
+    """One viral comment about the highlighted motion tops the snapshot; the others talk about either motion at random
+    and get likes independent of what they say, so below the top, wording and rank are unrelated."""
     n = int(min(content["comment_count"][i], COMMENT_SNAPSHOT))
     if n == 0:
         return []
-    scene_words = CATEGORIES[content["scene"][i]][1]
-    truth = {
-        "object": f"{COLOUR_NAMES[content['colour'][i]]} {SHAPES[content['shape'][i]]}",
-        "motion": f"{SHAPES[content['shape'][i]]} {MOTIONS[MOTION_NAMES[content['motion2'][i]]][1]}",
-        "order": f"{MOTIONS[MOTION_NAMES[content['motion1'][i]]][1]} then {MOTIONS[MOTION_NAMES[content['motion2'][i]]][1]}",
-        "scene": scene_words[0],
-    }
-    kinds = ("object", "motion", "order", "scene", "generic")
-    kind_idx = rng.integers(0, len(kinds), n)
-    correct = rng.random(n) < 0.7
+    thing = f"{COLOUR_NAMES[content['colour'][i]]} {SHAPES[content['shape'][i]]}"
+    motions = (MOTION_NAMES[content["motion1"][i]], MOTION_NAMES[content["motion2"][i]])
+    which = rng.integers(1, 3, n)  # the motion each comment talks about
+    which[0] = content["highlight"][i]  # comment 0 is the viral one
     persona = rng.integers(0, len(_PERSONAS), n)
     template_pick = rng.integers(0, 3, n)
     emoji_pick = rng.integers(0, len(_EMOJI), n)
-    noise = rng.gumbel(0.0, 0.9, n)
-    texts, quality = [], np.zeros(n)
-    for j in range(n):
-        kind = kinds[kind_idx[j]]
-        if kind == "generic":
-            texts.append(_GENERIC_COMMENTS[int(rng.integers(0, len(_GENERIC_COMMENTS)))])
-            continue
-        detail = truth[kind] if correct[j] else _wrong_detail(kind, truth[kind], rng)
-        template = _PERSONA_TEMPLATES[_PERSONAS[persona[j]]][template_pick[j]]
-        texts.append(template.format(x=detail, e=_EMOJI[emoji_pick[j]]).strip())
-        quality[j] = _MENTION_QUALITY[kind] if correct[j] else _WRONG_MENTION_QUALITY
+    texts = [
+        _PERSONA_TEMPLATES[_PERSONAS[persona[j]]][template_pick[j]].format(
+            x=f"{thing} {MOTIONS[motions[which[j] - 1]][1]}", e=_EMOJI[emoji_pick[j]]).strip()
+        for j in range(n)
+    ]
     scale = np.log1p(content["like_count"][i]) * 0.5
-    likes = np.floor(np.exp(scale + 1.2 * quality + noise)).astype(np.int64)
+    likes = np.floor(np.exp(scale + rng.gumbel(0.0, 0.9, n))).astype(np.int64)
+    likes[0] = int(likes[1:].max(initial=0) * rng.uniform(1.5, 3.0)) + 1
     order = np.lexsort((np.arange(n), -likes))  # most liked first; ties keep generation order
     pinned = int(order[0]) if rng.random() < 0.05 else -1
     return [
         {"text": texts[j], "like_count": int(likes[j]), "rank": r + 1, "is_pinned": j == pinned}
         for r, j in enumerate(order)
     ]
-
-
-def _wrong_detail(kind: str, right: str, rng: np.random.Generator) -> str:
-    while True:
-        if kind == "object":
-            cand = f"{COLOUR_NAMES[rng.integers(0, len(COLOURS))]} {SHAPES[rng.integers(0, len(SHAPES))]}"
-        elif kind == "motion":
-            cand = f"{right.split(' ')[0]} {MOTIONS[MOTION_NAMES[rng.integers(0, len(MOTIONS))]][1]}"
-        elif kind == "order":
-            a, b = rng.choice(len(MOTIONS), 2, replace=False)
-            cand = f"{MOTIONS[MOTION_NAMES[a]][1]} then {MOTIONS[MOTION_NAMES[b]][1]}"
-        else:
-            cand = CATEGORIES[rng.integers(0, len(CATEGORIES))][1][0]
-        if cand != right:
-            return cand
 
 
 def video_id_for(seed: int, index: int, platform: str) -> str:
@@ -266,6 +243,7 @@ def generate_world(cfg: WorldConfig) -> tuple[pa.Table, pa.Table]:
         world_rows.append({
             "video_id": ids[i], "platform": platform, "scene": category, "shape": shape, "colour": colour,
             "motion1": MOTION_NAMES[content["motion1"][i]], "motion2": MOTION_NAMES[content["motion2"][i]],
+            "highlight": int(content["highlight"][i]),
             "appeal": float(content["appeal"][i]), "width": width, "height": height, "fps": FPS,
             "duration_s": float(content["duration_s"][i]),
             "repost_of": ids[content["repost_of"][i]] if content["repost_of"][i] >= 0 else None,
@@ -278,7 +256,8 @@ def generate_world(cfg: WorldConfig) -> tuple[pa.Table, pa.Table]:
 
 WORLD_SCHEMA = pa.schema([
     ("video_id", pa.string()), ("platform", pa.string()), ("scene", pa.string()), ("shape", pa.string()),
-    ("colour", pa.string()), ("motion1", pa.string()), ("motion2", pa.string()), ("appeal", pa.float64()),
+    ("colour", pa.string()), ("motion1", pa.string()), ("motion2", pa.string()), ("highlight", pa.int8()),
+    ("appeal", pa.float64()),
     ("width", pa.int32()), ("height", pa.int32()), ("fps", pa.int32()), ("duration_s", pa.float64()),
     ("repost_of", pa.string()),
 ])

@@ -1,11 +1,11 @@
 import hashlib
+
 import numpy as np
-import pyarrow.parquet as pq
 
 from mimic_data.render import render_frames
 from mimic_data.schema import table_to_records, validate_batch
 from mimic_data.synth import synthesize
-from mimic_data.world import CATEGORIES, COLOURS, WorldConfig, generate_world
+from mimic_data.world import CATEGORIES, COLOURS, MOTIONS, WorldConfig, generate_world
 
 
 def test_same_seed_gives_byte_identical_parquet(tmp_path):
@@ -47,18 +47,22 @@ def test_counts_are_heavy_tailed():
     assert np.percentile(views, 99) / np.median(views) > 20
 
 
-def test_top_comment_mentions_the_video_more_often_than_the_median_comment():
+def test_most_liked_comments_talk_about_the_highlighted_motion_but_wording_does_not_tell():
     records, world = generate_world(WorldConfig(n=1500, seed=3))
     spec = {row["video_id"]: row for row in world.to_pylist()}
-    top_hits = mid_hits = n = 0
+
+    top = bottom = first_motion_top = n = 0
     for rec in records.to_pylist():
         if len(rec["comments"]) < 20:
             continue
-        obj = f"{spec[rec['video_id']]['colour']} {spec[rec['video_id']]['shape']}"
-        top_hits += any(obj in c["text"] for c in rec["comments"][:3])
-        mid_hits += any(obj in c["text"] for c in rec["comments"][-3:])
+        s = spec[rec["video_id"]]
+        highlighted = MOTIONS[s["motion1"] if s["highlight"] == 1 else s["motion2"]][1]
+        top += highlighted in rec["comments"][0]["text"]
+        bottom += highlighted in rec["comments"][-1]["text"]
+        first_motion_top += MOTIONS[s["motion1"]][1] in rec["comments"][0]["text"]
         n += 1
-    assert n > 50 and top_hits / n > mid_hits / n + 0.05
+    assert n > 50 and top == n and 0.35 < bottom / n < 0.65  # the top one always; the rest at random
+    assert 0.35 < first_motion_top / n < 0.65  # the highlight is motion 1 or 2 at random: text order does not tell
 
 
 def test_rendered_frames_show_scene_and_motion():
@@ -72,6 +76,8 @@ def test_rendered_frames_show_scene_and_motion():
         mask = np.abs(frame.astype(float) - colour).sum(-1) < 40
         return np.nonzero(mask)[1].mean()
     assert centroid_x(frames[len(frames) // 2 - 1]) > centroid_x(frames[0]) + 10  # slides right in the first half
+    glow = [(np.abs(f.astype(float) - 255).sum(-1) < 30).sum() for f in (frames[1], frames[-2])]
+    assert (glow[0] > glow[1]) == (spec["highlight"] == 1)  # the highlighted half glows
     bg = {c[0]: np.array(c[2]) for c in CATEGORIES}[spec["scene"]]
     corner = frames[0, :4, :4].reshape(-1, 3).mean(0)
     assert np.all(corner > 0.6 * bg - 12) and np.all(corner < 1.35 * bg + 12)  # background shade of the scene
