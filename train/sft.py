@@ -58,6 +58,7 @@ def _time_limit_callback(minutes: float):
 
 def build_trainer(config: dict, train_dataset=None, frame_loader=None):
     """The SFTTrainer of a run (model built or reloaded from `<run>/base`); `frame_loader` replaces the video decoder."""
+    from accelerate import PartialState
     from transformers import set_seed
     from trl import SFTConfig, SFTTrainer
 
@@ -70,7 +71,6 @@ def build_trainer(config: dict, train_dataset=None, frame_loader=None):
     set_seed(config["seed"])
     dataset = train_dataset if train_dataset is not None else load_sft_dataset(config["sft_data"])
     texts = list(dataset["prompt"]) + list(dataset["target"])
-    model, processor = initial_model(config["model"], run_dir, texts, config["seed"])
     training = dict(config["training"])
     max_length = training.pop("max_length")
     args = SFTConfig(
@@ -83,6 +83,10 @@ def build_trainer(config: dict, train_dataset=None, frame_loader=None):
         use_cpu=not _has_accelerator(),
         **training,
     )
+    # Rank 0 builds and saves <run>/base first; the other ranks then load the same weights from it. The state is a
+    # singleton: it must be created with the trainer's cpu flag, or a CPU launch would not join the gloo group.
+    with PartialState(cpu=args.use_cpu).main_process_first():
+        model, processor = initial_model(config["model"], run_dir, texts, config["seed"])
     peft_config = lora_config(config["lora"], model.config.fusion_mode) if config["lora"]["enabled"] else None
     collator = SFTCollator(processor, frame_loader or VideoFrameLoader(model.config), max_length=max_length)
     return SFTTrainer(
@@ -109,8 +113,9 @@ def run_sft(config: dict, resume: str | bool = "auto", frame_loader=None) -> Pat
 
     run_dir = Path(config["out_dir"])
     run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_json(run_dir / "train_config.json", config)
     trainer = build_trainer(config, frame_loader=frame_loader)
+    if trainer.is_world_process_zero():
+        atomic_write_json(run_dir / "train_config.json", config)
     checkpoint = latest_checkpoint(run_dir) if resume == "auto" else (resume or None)
     if trainer.is_world_process_zero():
         print(trainable_summary(trainer.model))
@@ -124,6 +129,7 @@ def run_sft(config: dict, resume: str | bool = "auto", frame_loader=None) -> Pat
         losses = [row["loss"] for row in trainer.state.log_history if "loss" in row]
         atomic_write_json(run_dir / SUMMARY_FILE, {
             "global_step": trainer.state.global_step,
+            "world_size": trainer.args.world_size,
             "train_loss": result.training_loss,
             "first_logged_loss": losses[0] if losses else None,
             "last_logged_loss": losses[-1] if losses else None,
