@@ -32,7 +32,10 @@ def main() -> int:
     for script in scripts(Path(__file__).parent, args.only):
         print(f"\n== {script.stem}", flush=True)
         start = time.perf_counter()
-        code = subprocess.run([sys.executable, str(script), "--out", str(args.out)]).returncode
+        proc = subprocess.run([sys.executable, str(script), "--out", str(args.out)], stdout=subprocess.PIPE, text=True)
+        print(proc.stdout, end="", flush=True)
+        (args.out / f"{script.stem}.txt").write_text(proc.stdout)  # the printed table, for the README
+        code = proc.returncode
         print(f"== {script.stem}: {'ok' if code == 0 else f'FAILED ({code})'} in {time.perf_counter() - start:.0f} s",
               flush=True)
         if code:

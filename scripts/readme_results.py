@@ -1,0 +1,62 @@
+"""Copy measured results into README.md between `<!-- results:NAME -->` and `<!-- /results:NAME -->` markers.
+
+Figures in the README are never typed: this script copies them from files that runs wrote (`make demo`, `make bench`).
+Usage: .venv/bin/python scripts/readme_results.py [--demo runs/demo] [--bench runs/bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from pathlib import Path
+
+
+def _demo_timings(demo: Path) -> str:
+    timings = json.loads((demo / "demo_timings.json").read_text())
+    rows = [f"| {stage} | {seconds:.0f} |" for stage, seconds in timings.items()]
+    return "\n".join(["| stage | seconds |", "|---|---|", *rows])
+
+
+def _perf_tables(bench: Path) -> str:
+    blocks = []
+    for path in sorted(bench.glob("*.txt")):
+        blocks.append(f"`{path.stem}` (from `{path.name}`):\n\n```\n{path.read_text().rstrip()}\n```")
+    return "\n\n".join(blocks)
+
+
+def sections(demo: Path, bench: Path) -> dict[str, str]:
+    out = {}
+    if (demo / "eval" / "leaderboard.md").exists():
+        out["leaderboard"] = (demo / "eval" / "leaderboard.md").read_text().strip()
+    if (demo / "demo_timings.json").exists():
+        out["demo-timings"] = _demo_timings(demo)
+    audit = demo / "bench" / "build" / "audit.json"
+    if audit.exists():
+        from mimic_bench.audit import audit_table
+
+        out["audit"] = audit_table(json.loads(audit.read_text())).strip()
+    if bench.exists() and any(bench.glob("*.txt")):
+        out["perf"] = _perf_tables(bench)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--demo", type=Path, default=Path("runs/demo"))
+    parser.add_argument("--bench", type=Path, default=Path("runs/bench"))
+    parser.add_argument("--readme", type=Path, default=Path("README.md"))
+    args = parser.parse_args()
+    text = args.readme.read_text()
+    for name, body in sections(args.demo, args.bench).items():
+        pattern = re.compile(rf"(<!-- results:{name} -->\n).*?(\n<!-- /results:{name} -->)", re.S)
+        if not pattern.search(text):
+            print(f"no markers for {name!r} in {args.readme}; skipped")
+            continue
+        text = pattern.sub(lambda m, body=body: m.group(1) + body + m.group(2), text)
+        print(f"updated {name}")
+    args.readme.write_text(text)
+
+
+if __name__ == "__main__":
+    main()
