@@ -32,8 +32,78 @@ def _stage_data(out: Path, state: dict) -> None:
     state["world"] = world
 
 
+def _stage_bench(out: Path, state: dict) -> None:
+    from mimic_bench.demo import build_demo_bench
+
+    state["bench"] = build_demo_bench(state["world"], out / "bench", seed=DEMO_SEED)["release"]
+
+
+def _stage_hydrate(out: Path, state: dict) -> None:
+    """Render the bench videos, serve them on loopback and hydrate a copy of the released bench through yt-dlp."""
+    import shutil
+
+    import pyarrow.parquet as pq
+    from datasets import load_dataset
+
+    from mimic_data.hydrate_demo import hydrate_demo_bench
+    from mimic_data.synth import render
+
+    bench_ids = pq.read_table(state["bench"] / "videos.parquet", columns=["video_id"])["video_id"].to_pylist()
+    render(state["world"], bench_ids, out / "rendered")
+    hydrated = out / "eval" / "MIMIC-Bench"
+    if not hydrated.exists():
+        shutil.copytree(state["bench"], hydrated)
+    report = hydrate_demo_bench(hydrated, out / "rendered")
+    loaded = load_dataset(str(hydrated), "cam_cat", split="test")
+    present = sum(v is not None for v in loaded["video"])
+    print(f"   hydrated: {report['by_status']}, available ids sha256 {report['available_ids_sha256'][:12]}")
+    print(f"   load_dataset(cam_cat) has a Video column: {present}/{len(loaded)} rows with a video")
+    state["hydrated"] = hydrated
+
+
+def _stage_train(out: Path, state: dict) -> None:
+    from mimic_train.demo import train_demo_model
+
+    state["model"] = train_demo_model(state["world"], state["bench"], out / "train", seed=DEMO_SEED)
+
+
+def _stage_eval(out: Path, state: dict) -> None:
+    from mimic_eval.demo import evaluate_demo
+
+    result = evaluate_demo(state["hydrated"], {"MIMIC-Chat-tiny": state["model"]}, out / "eval")
+    leaderboard = next(Path(p) for p in result["leaderboard"] if p.endswith(".md"))
+    print(leaderboard.read_text())
+
+
+def _stage_study(out: Path, state: dict) -> None:
+    from mimic_eval.adapters.base import GenerationSettings
+    from mimic_eval.adapters.registry import build_adapter
+    from mimic_eval.generate import generate_comments
+    from mimic_eval.study.demo import build_demo_sheet
+
+    settings = GenerationSettings(max_new_tokens=24, do_sample=True, temperature=0.8, top_p=0.95, seed=DEMO_SEED)
+    generations = out / "study" / "generations" / "mimic-chat-tiny.jsonl"
+    generate_comments(build_adapter(f"mimic-chat:{state['model']}", name="MIMIC-Chat-tiny"), state["hydrated"],
+                      generations, settings)
+    build_demo_sheet(state["hydrated"], [generations], out / "study" / "sheet", seed=DEMO_SEED)
+
+
+def _stage_release(out: Path, state: dict) -> None:
+    from mimic_eval.release import release_all
+
+    release_all(out, out / "release", data_dir=out / "release" / "MIMIC-Data", bench_dir=state["bench"],
+                model_dir=state["model"], world_dir=state["world"], train_dir=out / "train" / "run",
+                eval_dir=out / "eval", seed=DEMO_SEED)
+
+
 STAGES: list[tuple[str, Callable[[Path, dict], None]]] = [
     ("data: synth -> select -> release", _stage_data),
+    ("bench: build -> audit -> release", _stage_bench),
+    ("hydrate: render -> loopback server -> yt-dlp -> load_dataset", _stage_hydrate),
+    ("train: SFT data -> TRL + LoRA -> export", _stage_train),
+    ("eval: random, MIMIC-Chat (video, blank, blind) -> leaderboard", _stage_eval),
+    ("study: generate comments -> blind-test sheet", _stage_study),
+    ("release: four Hub folders, validated", _stage_release),
 ]
 
 
