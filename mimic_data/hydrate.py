@@ -204,7 +204,8 @@ def _download(ydl, root: Path, row: dict[str, str], options: HydrateOptions) -> 
     try:
         info = ydl.extract_info(map_url(row["url"], options.url_map), download=True)
         result["format_id"] = (info or {}).get("format_id")
-        downloaded = [p for p in final.parent.glob(f".{row['video_id']}.dl.*") if not p.name.endswith(".part")]
+        downloaded = sorted((p for p in final.parent.glob(f".{row['video_id']}.dl.*") if not p.name.endswith(".part")),
+                            key=lambda p: p.suffix != ".mp4")  # the remuxed mp4 first, if yt-dlp left another file
         if not downloaded:
             raise FileNotFoundError(f"yt-dlp reported success but wrote no file for {row['video_id']}")
         temp = downloaded[0]
