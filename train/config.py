@@ -44,7 +44,7 @@ DEFAULTS: dict[str, Any] = {
         "save_total_limit": 2,
         "max_length": 1024,
         "bf16": False,
-        "gradient_checkpointing": False,
+        "activation_checkpointing": False,  # transformers 5 name of gradient checkpointing
         "dataloader_num_workers": 0,
         "report_to": "none",
     },
