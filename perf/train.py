@@ -23,6 +23,14 @@ VARIANTS = {
 }
 
 
+def peak_rss_mb() -> float:
+    """VmHWM of this process (ru_maxrss can carry the parent's peak into a spawned child)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
 def measure(name: str, steps: int, batch_size: int, queue) -> None:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from datasets import Dataset
@@ -41,7 +49,7 @@ def measure(name: str, steps: int, batch_size: int, queue) -> None:
         "variant": name, "steps": steps, "batch_size": batch_size, "wall_s": round(wall, 2),
         "samples_per_s": round(steps * batch_size / wall, 2), "s_per_step": round(wall / steps, 3),
         "trainer_samples_per_s": metrics.get("train_samples_per_second"),
-        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "peak_rss_mb": peak_rss_mb(),
     })
 
 
