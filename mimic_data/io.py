@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,22 +16,31 @@ import pyarrow.parquet as pq
 _FILE_MODE = 0o644  # mkstemp creates 0600; released files must be readable by others
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write to a temp file in the same folder, fsync, then rename: readers see the old file or the new one."""
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temp path beside `path`; on success fsync it and rename it over `path`, on error remove it.
+
+    Readers see the old file or the new one, never a half-written file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
     os.chmod(tmp, _FILE_MODE)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
+        yield Path(tmp)
+        with open(tmp, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
@@ -43,22 +53,10 @@ def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
 
 def write_parquet(path: str | os.PathLike, table: pa.Table) -> Path:
     """Deterministic parquet: no pandas metadata, fixed codec and row groups, so the same table gives the same bytes."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    table = table.replace_schema_metadata(None)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, _FILE_MODE)
-    try:
-        pq.write_table(table, tmp, compression="zstd", row_group_size=65536, write_statistics=True,
-                       use_dictionary=True, store_schema=True)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_path(path) as tmp:
+        pq.write_table(table.replace_schema_metadata(None), tmp, compression="zstd", row_group_size=65536,
+                       write_statistics=True, use_dictionary=True, store_schema=True)
+    return Path(path)
 
 
 def append_jsonl(path: str | os.PathLike, row: dict[str, Any]) -> None:

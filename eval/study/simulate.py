@@ -57,24 +57,15 @@ def model_style_comment(video_id: str, r: random.Random) -> str:
 
 
 def _render_tiny_mp4(path: Path, colour_seed: int) -> None:
-    import av
     import numpy as np
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.mp4")
+    from mimic_data.render import write_mp4
+
     r = random.Random(colour_seed)
-    base = np.array([r.randrange(256) for _ in range(3)], dtype=np.uint8)
-    with av.open(str(tmp), "w") as container:
-        stream = container.add_stream("libx264", rate=8)
-        stream.width, stream.height, stream.pix_fmt = 64, 64, "yuv420p"
-        for i in range(16):
-            frame = np.broadcast_to(base, (64, 64, 3)).copy()
-            frame[:, (i * 4) % 64:(i * 4) % 64 + 8] = 255  # a moving bar so the clip visibly plays
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    os.replace(tmp, path)
+    frames = np.broadcast_to(np.array([r.randrange(256) for _ in range(3)], dtype=np.uint8), (16, 64, 64, 3)).copy()
+    for i in range(16):
+        frames[i, :, (i * 4) % 64:(i * 4) % 64 + 8] = 255  # a moving bar so the clip visibly plays
+    write_mp4(frames, path, fps=8)
 
 
 def make_fixture_bench(bench_dir: str | os.PathLike, n_videos: int = 12, seed: int = 0, render_videos: bool = False,
