@@ -20,7 +20,6 @@ bench: setup
 
 lint: setup
 	.venv/bin/ruff check .
-	.venv/bin/ruff format --check .
 
 clean:
 	rm -rf runs .cache

@@ -11,18 +11,16 @@ import tempfile
 import time
 from pathlib import Path
 
+from mimic_data.io import atomic_write_json
 from mimic_eval.adapters.base import McqRequest
 from mimic_eval.adapters.registry import build_adapter
 from mimic_eval.bench_io import group_by_video, load_task_rows, video_path
 from mimic_eval.frames import decode_one
 from mimic_eval.runner import RunOptions, run_eval
 
-from mimic_data.io import atomic_write_json
-
 
 def tiny_mimic_chat(folder: Path) -> str:
     from mimic_train.tokenizer import build_tokenizer
-
     from modeling_mimic_chat.configuration_mimic_chat import MimicChatConfig
     from modeling_mimic_chat.export import build_processor, save_for_hub
     from modeling_mimic_chat.modeling_mimic_chat import MimicChatForConditionalGeneration

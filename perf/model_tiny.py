@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from mimic_train.tokenizer import build_tokenizer
 
 from mimic_data.io import atomic_write_json
+from mimic_train.tokenizer import build_tokenizer
 from modeling_mimic_chat.configuration_mimic_chat import MimicChatConfig
 from modeling_mimic_chat.export import build_processor
 from modeling_mimic_chat.modeling_mimic_chat import MimicChatForConditionalGeneration, count_parameters

@@ -2,8 +2,8 @@
 
 import numpy as np
 import torch
-from mimic_train.tokenizer import build_tokenizer
 
+from mimic_train.tokenizer import build_tokenizer
 from modeling_mimic_chat.configuration_mimic_chat import MimicChatConfig
 from modeling_mimic_chat.export import build_processor
 from modeling_mimic_chat.modeling_mimic_chat import MimicChatForConditionalGeneration

@@ -3,6 +3,7 @@
 import pytest
 import torch
 from eval_helpers import save_tiny_llava_onevision, save_tiny_mimic_chat, save_tiny_qwen25_vl
+
 from mimic_eval.adapters.base import LETTERS, GenerationSettings, McqRequest
 from mimic_eval.adapters.registry import build_adapter
 

@@ -5,10 +5,10 @@ import io
 import json
 
 import pytest
-from mimic_eval.leaderboard import leaderboard_rows, write_leaderboard
 
 from mimic_bench.scoring import score
 from mimic_bench.tasks import TASK_NAMES
+from mimic_eval.leaderboard import leaderboard_rows, write_leaderboard
 
 
 def samples(condition, correct_for, rotations=(None,)):

@@ -7,10 +7,10 @@ import shutil
 
 import pytest
 from eval_helpers import build_bench, save_tiny_mimic_chat
-from mimic_eval.adapters.registry import build_adapter
-from mimic_eval.runner import RunOptions, run_eval
 
 from mimic_data.io import read_jsonl
+from mimic_eval.adapters.registry import build_adapter
+from mimic_eval.runner import RunOptions, run_eval
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 import torch
-from mimic_train.tokenizer import SPECIAL_TOKENS, build_tokenizer
 from model_helpers import CORPUS, random_clip, tiny_model, tiny_processor, tiny_tokenizer, video_prompt
 
+from mimic_train.tokenizer import SPECIAL_TOKENS, build_tokenizer
 from modeling_mimic_chat.configuration_mimic_chat import MimicChatConfig
 from modeling_mimic_chat.export import CHAT_TEMPLATE_PATH
 from modeling_mimic_chat.modeling_mimic_chat import MimicChatForConditionalGeneration, count_parameters

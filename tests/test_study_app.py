@@ -7,6 +7,7 @@ import json
 import httpx
 import pyarrow.parquet as pq
 import pytest
+
 from mimic_eval.study.app import BackgroundServer, create_app
 from mimic_eval.study.export import export_judgments, read_judgments
 from mimic_eval.study.loadtest import load_test

@@ -6,6 +6,7 @@ import re
 
 import pyarrow.parquet as pq
 import pytest
+
 from mimic_eval.study.app import BackgroundServer, create_app
 from mimic_eval.study.sheet import build_sheet, load_manifest
 from mimic_eval.study.simulate import make_fixture_bench, simulate_generations

@@ -5,10 +5,10 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-from mimic_eval.study.proxies import bleu, compute_proxies, distinct_n, self_bleu, tokens, validate_proxies
-from mimic_eval.study.simulate import make_fixture_bench, simulate_generations
 
 from mimic_cli import main
+from mimic_eval.study.proxies import bleu, compute_proxies, distinct_n, self_bleu, tokens, validate_proxies
+from mimic_eval.study.simulate import make_fixture_bench, simulate_generations
 
 LATENTS = {"sim-low": 0.05, "sim-mid": 0.4, "sim-high": 0.65}
 

@@ -5,10 +5,10 @@ import json
 
 import pyarrow.parquet as pq
 import pytest
-from mimic_eval.study.sheet import StudyInputError, build_sheet, has_identity_leak, load_manifest, normalise_display
-from mimic_eval.study.simulate import make_fixture_bench, simulate_generations
 
 from mimic_data.io import append_jsonl
+from mimic_eval.study.sheet import StudyInputError, build_sheet, has_identity_leak, load_manifest, normalise_display
+from mimic_eval.study.simulate import make_fixture_bench, simulate_generations
 
 MODELS = {"model-alpha": 0.1, "model-beta": 0.6}
 SECRET = bytes(range(32))

@@ -3,6 +3,7 @@
 import json
 
 import pytest
+
 from mimic_eval.study.aggregate import aggregate, cluster_bootstrap, write_results
 from mimic_eval.study.agreement import fleiss_kappa, gwet_ac1, krippendorff_alpha, percent_agreement
 
