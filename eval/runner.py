@@ -139,17 +139,19 @@ def infer(adapter: Adapter, bench_dir: Path, todo: list[PlannedSample], log: Sam
                     answers, error = [None] * len(batch), f"{type(exc).__name__}: {exc}"
                 model_ms = (time.perf_counter() - t0) * 1000
                 stats["model_ms"] += model_ms
+                rows = []
                 for sample, answer in zip(batch, answers, strict=True):
                     row = _base_row(sample, adapter, model_fp, gen_fp)
                     if error:
                         stats["errors"] += 1
-                        log.append({**row, "status": "error", "error": error[:500]})
+                        rows.append({**row, "status": "error", "error": error[:500]})
                         continue
                     stats["samples"] += 1
-                    log.append({**row, "status": "ok", "response": answer.response, "letter": answer.letter,
-                                "letter_scores": answer.letter_scores, "model_ms": round(model_ms / len(batch), 2),
-                                "decode_ms": round(decoded.decode_ms, 2), "decoder": decoded.decoder,
-                                "frame_indices": decoded.indices if frames is not None else None})
+                    rows.append({**row, "status": "ok", "response": answer.response, "letter": answer.letter,
+                                 "letter_scores": answer.letter_scores, "model_ms": round(model_ms / len(batch), 2),
+                                 "decode_ms": round(decoded.decode_ms, 2), "decoder": decoded.decoder,
+                                 "frame_indices": decoded.indices if frames is not None else None})
+                log.extend(rows)
     wall = time.perf_counter() - started
     stats["wall_s"] = round(wall, 3)
     stats["items_per_s"] = round(stats["samples"] / wall, 3) if wall > 0 else None

@@ -61,10 +61,17 @@ def write_parquet(path: str | os.PathLike, table: pa.Table) -> Path:
 
 def append_jsonl(path: str | os.PathLike, row: dict[str, Any]) -> None:
     """Append one row and fsync, so a kill never loses a row that was reported written."""
+    append_jsonl_rows(path, [row])
+
+
+def append_jsonl_rows(path: str | os.PathLike, rows: list[dict[str, Any]]) -> None:
+    """Append rows with one write and one fsync (a batch's rows land together or, if killed, not at all)."""
+    if not rows:
+        return
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as f:
-        f.write(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n")
+        f.write("".join(json.dumps(row, ensure_ascii=False, sort_keys=True) + "\n" for row in rows))
         f.flush()
         os.fsync(f.fileno())
 

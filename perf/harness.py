@@ -1,9 +1,10 @@
 """Harness throughput: items/s of the whole `mimic eval run` vs the model alone on pre-decoded frames vs the decoder
 alone, in one process on one bench. Goal: harness >= 0.9 x the slower of the two (decode overlaps the model).
 
-Needs a hydrated bench folder (e.g. the demo's); the model defaults to a tiny random MIMIC-Chat built here.
+Needs a hydrated bench folder, by default the one `make demo` leaves in runs/demo/eval/MIMIC-Bench; the model defaults
+to a tiny random MIMIC-Chat built here.
 
-    .venv/bin/python perf/harness.py --bench runs/demo/bench --out runs/bench [--model mimic-chat:DIR] [--tasks cam_tag]
+    .venv/bin/python perf/harness.py --out runs/bench [--bench DIR] [--model mimic-chat:DIR] [--tasks cam_tag]
 """
 
 import argparse
@@ -11,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from mimic_bench.tasks import TASK_NAMES
 from mimic_data.io import atomic_write_json
 from mimic_eval.adapters.base import McqRequest
 from mimic_eval.adapters.registry import build_adapter
@@ -33,12 +35,14 @@ def tiny_mimic_chat(folder: Path) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--bench", required=True)
+    parser.add_argument("--bench", default="runs/demo/eval/MIMIC-Bench", help="a hydrated MIMIC-Bench folder")
     parser.add_argument("--out", default="runs/bench")
     parser.add_argument("--model")
-    parser.add_argument("--tasks", default="cam_tag,uiu_pop")
+    parser.add_argument("--tasks", default=",".join(TASK_NAMES), help="default: all seven (fixed costs amortise as in real runs)")
     parser.add_argument("--batch-size", type=int, default=8)
     args = parser.parse_args()
+    if not (Path(args.bench) / "videos.parquet").exists():
+        parser.error(f"{args.bench} is not a MIMIC-Bench folder: run `make demo` first or pass --bench")
     tasks = args.tasks.split(",")
     with tempfile.TemporaryDirectory() as scratch:
         spec = args.model or tiny_mimic_chat(Path(scratch) / "model")
