@@ -40,7 +40,8 @@ def measure(name: str, steps: int, batch_size: int, queue) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         config = tiny_run_config(Path(tmp), *VARIANTS[name], f"training.max_steps={steps}",
-                                 f"training.per_device_train_batch_size={batch_size}", "model.vocab_size=2000")
+                                 f"training.per_device_train_batch_size={batch_size}", "model.vocab_size=2000",
+                                 "training.logging_steps=1000000", "training.disable_tqdm=true")  # only the table prints
         trainer = build_trainer(config, Dataset.from_list(sft_rows(steps * batch_size)), RandomFrames())
         started = time.perf_counter()
         metrics = trainer.train().metrics

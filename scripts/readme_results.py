@@ -21,7 +21,9 @@ def _demo_timings(demo: Path) -> str:
 def _perf_tables(bench: Path) -> str:
     blocks = []
     for path in sorted(bench.glob("*.txt")):
-        blocks.append(f"`{path.stem}` (from `{path.name}`):\n\n```\n{path.read_text().rstrip()}\n```")
+        # transformers' Trainer prints its end-of-training log dict to stdout; it is not part of the table
+        table = "\n".join(line for line in path.read_text().splitlines() if not line.startswith("{'"))
+        blocks.append(f"`{path.stem}` (from `{path.name}`):\n\n```\n{table.rstrip()}\n```")
     return "\n\n".join(blocks)
 
 
