@@ -36,31 +36,14 @@ from typing import Any
 from mimic_data.io import append_jsonl, read_jsonl, write_parquet
 from mimic_data.normalize import normalize_info
 from mimic_data.schema import VideoRecord, records_to_table, validate_batch
-from mimic_data.ytdlp_errors import classify_ytdlp_error, root_cause
+from mimic_data.ytdlp_errors import BLOCK_STATUSES, YtDlpLogger, classify_ytdlp_error, is_settled, root_cause
 
 LEDGER_NAME = "ledger.jsonl"
 RECORDS_NAME = "records.jsonl"
 PARQUET_NAME = "records.parquet"
-BLOCK_STATUSES = frozenset({"bot_check", "rate_limited"})
 _MAX_MESSAGE_CHARS = 2000
 
 log = logging.getLogger(__name__)
-
-
-class _YtDlpLogger:
-    """Routes yt-dlp's console output to logging, so failures reach the ledger instead of stderr noise."""
-
-    def debug(self, msg: str) -> None:
-        log.debug(msg)
-
-    def info(self, msg: str) -> None:
-        log.debug(msg)
-
-    def warning(self, msg: str) -> None:
-        log.info(msg)
-
-    def error(self, msg: str) -> None:
-        log.info(msg)
 
 
 def ydl_options(max_comments: int = 100, *, cookies: str | None = None, proxy: str | None = None) -> dict[str, Any]:
@@ -72,7 +55,7 @@ def ydl_options(max_comments: int = 100, *, cookies: str | None = None, proxy: s
         "quiet": True,
         "no_warnings": True,
         "noprogress": True,
-        "logger": _YtDlpLogger(),
+        "logger": YtDlpLogger(),
     }
     if cookies:
         opts["cookiefile"] = str(cookies)
@@ -98,11 +81,6 @@ def _ytdlp_version() -> str:
 def latest_attempts(ledger_path: Path) -> dict[str, dict[str, Any]]:
     """The latest ledger row per URL (rows are appended in time order)."""
     return {row["url"]: row for row in read_jsonl(ledger_path) if "url" in row}
-
-
-def is_settled(row: dict[str, Any] | None) -> bool:
-    """True when a URL needs no further attempt: it succeeded or failed permanently."""
-    return row is not None and (row.get("status") == "ok" or not row.get("transient", True))
 
 
 def _record_json(record: VideoRecord) -> dict[str, Any]:

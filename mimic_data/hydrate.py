@@ -39,12 +39,11 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from .crawl import BLOCK_STATUSES, _YtDlpLogger, is_settled
 from .io import append_jsonl, read_jsonl
 from .preflight import BLOCKING, probe_video
 from .render import video_relpath
 from .sampler import file_sha256
-from .ytdlp_errors import classify_ytdlp_error, root_cause
+from .ytdlp_errors import BLOCK_STATUSES, YtDlpLogger, classify_ytdlp_error, is_settled, root_cause
 
 LEDGER_DIR = "hydration"
 _MAX_MESSAGE_CHARS = 2000
@@ -163,7 +162,7 @@ def ydl_options(tmp_template: str, options: HydrateOptions) -> dict[str, Any]:
         "retries": 0, "fragment_retries": 0, "extractor_retries": 0,  # retries are ours, so each one is a ledger row
         "continuedl": False, "overwrites": True, "noplaylist": True,
         "socket_timeout": options.socket_timeout,
-        "quiet": True, "no_warnings": True, "noprogress": True, "logger": _YtDlpLogger(),
+        "quiet": True, "no_warnings": True, "noprogress": True, "logger": YtDlpLogger(),
     }
     if options.cookies:
         opts["cookiefile"] = str(options.cookies)

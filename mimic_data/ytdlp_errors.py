@@ -14,6 +14,7 @@ resume. Members-only videos count as `private` (access needs an account); upcomi
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import NamedTuple
 
@@ -151,3 +152,28 @@ def root_cause(exc: BaseException) -> BaseException:
     """The original failure (what the ledger names as the error class): the first exception that wraps nothing."""
     chain = exception_chain(exc)
     return next((e for e in chain if not _wrapped(e)), chain[-1])
+
+
+BLOCK_STATUSES = frozenset({"bot_check", "rate_limited"})  # a run of these trips the crawler's and hydrator's breaker
+_log = logging.getLogger("mimic_data.ytdlp")
+
+
+def is_settled(row: dict | None) -> bool:
+    """True when a URL needs no further attempt: it succeeded or failed permanently."""
+    return row is not None and (row.get("status") == "ok" or not row.get("transient", True))
+
+
+class YtDlpLogger:
+    """Routes yt-dlp's console output to logging, so failures reach the ledger instead of stderr noise."""
+
+    def debug(self, msg: str) -> None:
+        _log.debug(msg)
+
+    def info(self, msg: str) -> None:
+        _log.debug(msg)
+
+    def warning(self, msg: str) -> None:
+        _log.info(msg)
+
+    def error(self, msg: str) -> None:
+        _log.info(msg)
