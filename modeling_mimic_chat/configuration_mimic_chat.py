@@ -18,6 +18,9 @@ IM_END_TOKEN = "<|im_end|>"
 PAD_TOKEN = "<|pad|>"
 
 # Presets. `tiny` is sized for CPU tests and the 10-minute demo training; `paper` mirrors the paper's scale:
+# `tiny` trains from random weights, so its LM starts at std 0.08 (about 1/sqrt(width 128)): the usual
+# 0.02 is tuned for 4096-wide models, and at width 128 it leaves attention uniform for thousands of steps — letter
+# answers stayed at chance. Its frozen vision tower keeps TimeSformer's 0.02.
 # TimeSformer-base (8 x 224^2, patch 16, 12 layers, 768-d) and an InternLM2-7B-class Llama backbone
 # (32 layers, 4096-d, 32 heads, 8 KV heads, 14336 FFN, vocab 92544 + added tokens, rope theta 1e6, 32k context).
 PRESETS = {
@@ -37,12 +40,14 @@ PRESETS = {
             "hidden_size": 128,
             "intermediate_size": 256,
             "num_hidden_layers": 4,
-            "num_attention_heads": 4,
-            "num_key_value_heads": 2,
+            "num_attention_heads": 8,
+            "num_key_value_heads": 4,
             "max_position_embeddings": 1024,
             "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0},
             "tie_word_embeddings": False,
+            "initializer_range": 0.08,
         },
+        "initializer_range": 0.08,
         "temporal_num_frames": 16,
         "spatial_pool_grid": 2,
         "cross_attn_every_n_layers": 2,

@@ -53,6 +53,7 @@ class MimicChatProjector(nn.Module):
         self.linear_1 = nn.Linear(config.vision_config.hidden_size, text_width)
         self.act = ACT2FN[config.projector_hidden_act]
         self.linear_2 = nn.Linear(text_width, text_width)
+        self.linear_1.keep_torch_init = self.linear_2.keep_torch_init = True  # see MimicChatPreTrainedModel._init_weights
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         return self.linear_2(self.act(self.linear_1(features)))
@@ -145,6 +146,11 @@ class MimicChatPreTrainedModel(PreTrainedModel):
         self._require_grads_hook = hook
 
     def _init_weights(self, module):
+        if getattr(module, "keep_torch_init", False):
+            # Projector layers keep PyTorch's fan-in init with bias, as a freshly built MLP: at normal(std) with zero
+            # bias the randomly initialised demo model stayed at chance (#6).
+            module.reset_parameters()
+            return
         super()._init_weights(module)
         gate_init = self.config.gate_init
         if isinstance(module, MimicChatTokenGate):

@@ -131,3 +131,21 @@ def test_paper_preset_builds_on_meta_and_counts_parameters():
     assert counts["total"] == llm + projectors + tower + 2  # + the two token-gate logits
     assert counts["trainable"] == projectors + 2
     assert model.config.num_video_tokens == 49 + 32
+
+
+def test_tiny_preset_starts_its_lm_at_width_scaled_std_its_projectors_at_torch_init_and_its_tower_at_0_02():
+    # At width 128 the usual 0.02 left attention uniform and letter answers at chance for thousands of steps (#6).
+    torch.manual_seed(0)
+    model = MimicChatForConditionalGeneration(MimicChatConfig.from_preset("tiny"))
+    inner = model.model
+    for weight in (inner.language_model.embed_tokens.weight, inner.language_model.layers[0].self_attn.q_proj.weight,
+                   inner.language_model.layers[3].mlp.down_proj.weight, model.lm_head.weight):
+        assert abs(weight.std().item() - 0.08) < 0.005
+    for projector in (inner.spatial_projector, inner.temporal_projector):
+        for layer in (projector.linear_1, projector.linear_2):  # uniform(±1/sqrt(fan_in)), bias too
+            bound = layer.in_features ** -0.5
+            for tensor in (layer.weight, layer.bias):
+                assert tensor.abs().max().item() <= bound and abs(tensor.std().item() - bound / 3**0.5) < 0.01
+    tower_qkv = inner.vision_tower.encoder.layer[0].attention.attention.qkv.weight
+    assert abs(tower_qkv.std().item() - 0.02) < 0.002
+    assert model.config.text_config.num_attention_heads == 8

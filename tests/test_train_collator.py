@@ -46,15 +46,3 @@ def test_letter_target_is_one_token_plus_end_of_turn(processor):
 def test_too_long_row_is_refused_with_its_id(processor):
     with pytest.raises(ValueError, match="q0 is .* over max_length=16"):
         SFTCollator(processor, RandomFrames(), max_length=16)(sft_rows(1))
-
-
-def test_prompt_loss_labels_the_text_but_never_video_slots_or_padding(processor):
-    rows = sft_rows(4)
-    batch = SFTCollator(processor, RandomFrames(), max_length=512, prompt_loss=True)(rows)
-    tokenizer = processor.tokenizer
-    video_ids = torch.tensor([tokenizer.convert_tokens_to_ids(t) for t in ("<|video_pad|>", "[VID]", "[SEP]")])
-    for ids, labels, mask in zip(batch["input_ids"], batch["labels"], batch["attention_mask"], strict=True):
-        real = int(mask.sum())
-        is_video = torch.isin(ids, video_ids)
-        assert (labels[:real][~is_video[:real]] == ids[:real][~is_video[:real]]).all()
-        assert (labels[is_video] == IGNORE_INDEX).all() and (labels[real:] == IGNORE_INDEX).all()

@@ -15,7 +15,7 @@ from mimic_bench.tasks import TASK_NAMES, task_spec
 from mimic_data.io import write_parquet
 from mimic_data.select import OverlapError, SelectionConfig, select_splits
 from mimic_data.synth import synthesize
-from mimic_train.sft_data import META_FILE, SFT_FILE, assert_no_bench_videos, build_sft_data
+from mimic_train.sft_data import META_FILE, SFT_FILE, assert_no_bench_videos, build_sft_data, curriculum_order
 
 
 @pytest.fixture(scope="module")
@@ -82,3 +82,22 @@ def test_a_bench_video_in_the_sft_pool_is_refused(built, tmp_path):
     write_parquet(tmp_path / "cam_tag.parquet", bench.slice(0, 1).set_column(0, "video_id", pa.array([leaked])))
     with pytest.raises(OverlapError, match=leaked):
         assert_no_bench_videos(sft_videos, tmp_path)
+
+
+def test_curriculum_order_writes_warmup_blocks_first_then_every_row_once_per_epoch(built):
+    _, _, rows = built
+    ordered = curriculum_order(rows, [(("cam_cat",), 150), (("cam_cat", "ciu_title"), 40)], epochs=2, seed=5)
+    assert len(ordered) == 150 + 40 + 2 * len(rows)
+    first, second, rest = ordered[:150], ordered[150:190], ordered[190:]
+    assert {r["task"] for r in first} == {"cam_cat"} and {r["phase"] for r in first} == {"warmup1"}
+    cam_cat_ids = {r["question_id"] for r in rows if r["task"] == "cam_cat"}
+    assert len(cam_cat_ids) < 150 and {r["question_id"] for r in first} == cam_cat_ids  # cycled through all of them
+    assert {r["task"] for r in second} <= {"cam_cat", "ciu_title"} and {r["phase"] for r in second} == {"warmup2"}
+    key = lambda r: r["question_id"]  # noqa: E731
+    for epoch, chunk in enumerate((rest[:len(rows)], rest[len(rows):]), start=1):
+        assert sorted(map(key, chunk)) == sorted(map(key, rows)) and {r["phase"] for r in chunk} == {f"epoch{epoch}"}
+    assert [key(r) for r in rest[:len(rows)]] != [key(r) for r in rows]  # shuffled
+    assert curriculum_order(rows, [(("cam_cat",), 150)], 1, seed=5) == curriculum_order(rows, [(("cam_cat",), 150)],
+                                                                                          1, seed=5)
+    with pytest.raises(ValueError, match="warm-up block 1"):
+        curriculum_order(rows, [(("cam_kat",), 10)], 1, seed=0)

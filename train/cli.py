@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 
+def _warmup_block(text: str) -> tuple[tuple[str, ...], int]:
+    tasks, _, rows = text.rpartition(":")
+    if not tasks or not rows.isdigit():
+        raise ValueError(f"warm-up block {text!r} must look like TASK[,TASK…]:ROWS")
+    return tuple(tasks.split(",")), int(rows)
+
+
 def _data(args) -> None:
     from mimic_train.sft_data import build_sft_data
 
     out = build_sft_data(args.world, args.videos, args.out, bench_dir=args.bench, seed=args.seed,
                          max_videos=args.max_videos, rotations=args.rotations, comment_targets=args.comment_targets,
-                         render_missing=not args.no_render)
+                         render_missing=not args.no_render, warmup=args.warmup, epochs=args.epochs)
     print(f"wrote SFT data to {out}")
 
 
@@ -45,6 +52,10 @@ def register(subparsers) -> None:
     p.add_argument("--rotations", type=int, default=1, help="show each MCQ under this many of its 4 rotations")
     p.add_argument("--comment-targets", type=int, default=1, help="top-liked comments used as targets per video")
     p.add_argument("--no-render", action="store_true", help="do not render missing synthetic videos; skip them")
+    p.add_argument("--warmup", action="append", default=[], type=_warmup_block, metavar="TASKS:ROWS",
+                   help="curriculum block written first, e.g. cam_cat:6400 or cam_cat,ciu_title:9600 (repeatable)")
+    p.add_argument("--epochs", type=int, default=0,
+                   help="write the rows in training order: warm-up blocks, then this many shuffled passes")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(handler=_data)
 

@@ -34,11 +34,8 @@ class SFTCollator:
     of being truncated, because truncation would cut the answer or the video tokens.
     """
 
-    def __init__(self, processor, load_frames: FrameLoader, max_length: int, prompt_loss: bool = False):
+    def __init__(self, processor, load_frames: FrameLoader, max_length: int):
         self.processor = processor
-        # prompt_loss: the prompt's text tokens (chat markers, instruction, options) carry loss too; video slots and
-        # padding never do. Off (default) = assistant-only labels.
-        self.prompt_loss = prompt_loss
         self.tokenizer = processor.tokenizer
         self.load_frames = load_frames
         self.max_length = max_length
@@ -59,8 +56,7 @@ class SFTCollator:
                 f"SFT row {row.get('question_id', '?')} is {len(input_ids)} tokens, over max_length={self.max_length}; "
                 "raise max_length (it must hold the video tokens, the prompt and the answer)"
             )
-        prompt_labels = list(prompt_ids) if self.prompt_loss else [IGNORE_INDEX] * len(prompt_ids)
-        return input_ids, prompt_labels + completion_ids
+        return input_ids, [IGNORE_INDEX] * len(prompt_ids) + completion_ids
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         encoded = [self.encode(row) for row in rows]

@@ -31,9 +31,6 @@ DEFAULTS: dict[str, Any] = {
         "target_modules": r".*\.language_model\.layers\.\d+\.self_attn\.(q_proj|k_proj|v_proj|o_proj)",
         "modules_to_save": ["spatial_projector", "temporal_projector", "token_gate"],
     },
-    "collator": {
-        "prompt_loss": False,  # True: the prompt's text tokens carry loss too (faster start from a random LM)
-    },
     "training": {  # passed to trl.SFTConfig
         "num_train_epochs": 3,
         "per_device_train_batch_size": 8,

@@ -12,6 +12,10 @@ from mimic_train.sft_data import build_sft_data
 DEMO_CONFIG = Path(__file__).with_name("configs") / "demo_tiny.yaml"
 DEMO_VIDEOS = 600  # training videos rendered and used; each gets 7 MCQ formats x 4 rotations + a comment target
 DEMO_ROTATIONS = 4
+# Easy-first curriculum, read in order (`train_sampling_strategy: sequential`): CAM-Cat alone (the scene shows the
+# category), then the four tasks whose options name the scene or category, then shuffled epochs of everything.
+DEMO_WARMUP = ((("cam_cat",), 9600), (("cam_cat", "cam_topic", "ciu_title", "cam_tag"), 9600))
+DEMO_EPOCHS = 2
 
 
 def train_demo_model(world_dir: str | Path, bench_dir: str | Path, out_dir: str | Path, seed: int = 0,
@@ -23,7 +27,7 @@ def train_demo_model(world_dir: str | Path, bench_dir: str | Path, out_dir: str 
     out_dir = Path(out_dir)
     sft_dir = out_dir / "sft"
     build_sft_data(world_dir, out_dir / "videos", sft_dir, bench_dir=bench_dir, seed=seed, max_videos=max_videos,
-                   rotations=DEMO_ROTATIONS, comment_targets=1)
+                   rotations=DEMO_ROTATIONS, comment_targets=1, warmup=DEMO_WARMUP, epochs=DEMO_EPOCHS)
     config = load_config(config_path, sft_data=str(sft_dir), out_dir=str(out_dir / "run"), seed=seed)
     run_sft(config)
     return export_model(out_dir / "run", out_dir / "mimic-chat-tiny")

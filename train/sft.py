@@ -88,8 +88,7 @@ def build_trainer(config: dict, train_dataset=None, frame_loader=None):
     with PartialState(cpu=args.use_cpu).main_process_first():
         model, processor = initial_model(config["model"], run_dir, texts, config["seed"])
     peft_config = lora_config(config["lora"], model.config.fusion_mode) if config["lora"]["enabled"] else None
-    collator = SFTCollator(processor, frame_loader or VideoFrameLoader(model.config), max_length=max_length,
-                            **config.get("collator", {}))
+    collator = SFTCollator(processor, frame_loader or VideoFrameLoader(model.config), max_length=max_length)
     return SFTTrainer(
         model=model,
         args=args,

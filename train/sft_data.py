@@ -4,12 +4,20 @@ Each training video gets the seven MCQ formats (distractors from other training 
 builder, optionally shown under several of the bench's rotations so every answer appears under every letter) and
 comment-generation rows whose targets are its top-liked real comments. The result is a `datasets` folder:
 `<out>/train.parquet` (one row per example, with the absolute `video_path`) and `<out>/sft_meta.json` (counts).
+
+Optionally the rows are written in training order (`curriculum_order`): easy-first warm-up blocks, then seeded shuffles
+of every row. A model trained from random weights needs that: it first learns to point at the option that matches the
+video on one task whose answer the video shows plainly (CAM-Cat: the scene), and only then on the full mixture; from
+the full mixture alone its letter answers stayed at chance (#6). Such data is meant for `train_sampling_strategy:
+sequential` (see `configs/demo_tiny.yaml`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import random
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +42,9 @@ SFT_SCHEMA = pa.schema([
     ("prompt", pa.string()),
     ("target", pa.string()),
     ("video_path", pa.string()),
+    ("phase", pa.string()),  # "warmup<k>" (curriculum block k) or "epoch<k>"; "all" when the rows are unordered
 ])
+WarmupBlock = tuple[Sequence[str], int]  # (tasks, rows drawn from them)
 
 
 def training_video_ids(world_dir: Path, max_videos: int = 0, seed: int = 0) -> list[str]:
@@ -79,24 +89,49 @@ def sft_rows(tables: dict[str, pa.Table], comments: pa.Table, video_paths: dict[
                     "question_id": f"{question['question_id']}@r{rotation}", "video_id": question["video_id"],
                     "platform": question["platform"], "task": task, "prompt": render_mcq(question, rotation),
                     "target": gold_letter(question, rotation), "video_path": video_paths[question["video_id"]],
+                    "phase": "all",
                 })
     for item in comments.to_pylist():
         for rank, reference in enumerate(item["references"][:comment_targets], start=1):
             rows.append({
                 "question_id": f"{item['question_id']}@ref{rank}", "video_id": item["video_id"],
                 "platform": item["platform"], "task": COMMENT_GENERATION, "prompt": render_comment_prompt(item),
-                "target": reference, "video_path": video_paths[item["video_id"]],
+                "target": reference, "video_path": video_paths[item["video_id"]], "phase": "all",
             })
     return rows
 
 
+def curriculum_order(rows: list[dict[str, Any]], warmup: Sequence[WarmupBlock], epochs: int,
+                     seed: int) -> list[dict[str, Any]]:
+    """Rows in training order: each warm-up block draws its count from its tasks' rows (seeded shuffles, cycled when
+    the count exceeds them), then `epochs` seeded shuffles of every row. Each row's `phase` names its block."""
+    if epochs < 1:
+        raise ValueError(f"epochs must be >= 1, got {epochs}")
+    rng = random.Random(seed)
+    ordered = []
+    for index, (tasks, count) in enumerate(warmup, start=1):
+        unknown = sorted(set(tasks) - set(TASK_NAMES) - {COMMENT_GENERATION})
+        pool = [row for row in rows if row["task"] in set(tasks)]
+        if unknown or not pool:
+            raise ValueError(f"warm-up block {index}: no rows for tasks {list(tasks)} (unknown: {unknown})")
+        drawn = []
+        while len(drawn) < count:
+            drawn += rng.sample(pool, len(pool))
+        ordered += [{**row, "phase": f"warmup{index}"} for row in drawn[:count]]
+    for epoch in range(1, epochs + 1):
+        ordered += [{**row, "phase": f"epoch{epoch}"} for row in rng.sample(rows, len(rows))]
+    return ordered
+
+
 def build_sft_data(world_dir: str | Path, videos_root: str | Path, out_dir: str | Path, *,
                    bench_dir: str | Path | None = None, seed: int = 0, max_videos: int = 0, rotations: int = 1,
-                   comment_targets: int = 1, render_missing: bool = True, embedder: str = "hashing") -> Path:
+                   comment_targets: int = 1, render_missing: bool = True, embedder: str = "hashing",
+                   warmup: Sequence[WarmupBlock] = (), epochs: int = 0) -> Path:
     """Write `<out>/train.parquet` + `<out>/sft_meta.json`; returns out_dir.
 
     Missing synthetic videos are rendered into `videos_root` (world.parquet needed); with `render_missing=False` the
-    videos without a file are left out and counted in the metadata.
+    videos without a file are left out and counted in the metadata. With `warmup` blocks or `epochs` > 0 the rows are
+    written in training order (`curriculum_order`; `epochs` 0 then means 1); otherwise the trainer shuffles them.
     """
     world_dir, videos_root, out_dir = Path(world_dir), Path(videos_root).resolve(), Path(out_dir)
     ids = training_video_ids(world_dir, max_videos, seed)
@@ -116,12 +151,19 @@ def build_sft_data(world_dir: str | Path, videos_root: str | Path, out_dir: str 
                                duplicate_groups={r["video_id"]: r["duplicate_group"] for r in splits})
     rows = sft_rows(tables, comment_generation_table(records), {v: str(p) for v, p in paths.items()}, rotations,
                     comment_targets)
-    write_parquet(out_dir / SFT_FILE, pa.Table.from_pylist(rows, schema=SFT_SCHEMA))
     letters = Counter((r["task"], r["target"]) for r in rows if r["task"] != COMMENT_GENERATION)
+    per_task = dict(sorted(Counter(r["task"] for r in rows).items()))
+    unique_rows = len(rows)
+    if warmup or epochs:
+        rows = curriculum_order(rows, warmup, max(epochs, 1), seed)
+    write_parquet(out_dir / SFT_FILE, pa.Table.from_pylist(rows, schema=SFT_SCHEMA))
     atomic_write_json(out_dir / META_FILE, {
         "seed": seed, "videos": len(records), "videos_without_file": len(missing), "rows": len(rows),
+        "unique_rows": unique_rows, "ordered": bool(warmup or epochs),
+        "rows_per_phase": dict(Counter(r["phase"] for r in rows)),
+        "warmup": [{"tasks": list(tasks), "rows": count} for tasks, count in warmup],
         "rotations": rotations, "comment_targets": comment_targets, "embedder": embedder,
-        "rows_per_task": dict(sorted(Counter(r["task"] for r in rows).items())),
+        "rows_per_task": per_task,  # unique rows, as are the letter counts
         "letters_per_task": {t: {ltr: letters[(t, ltr)] for ltr in "ABCD"} for t in TASK_NAMES},
     })
     return out_dir
