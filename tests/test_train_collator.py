@@ -46,3 +46,28 @@ def test_letter_target_is_one_token_plus_end_of_turn(processor):
 def test_too_long_row_is_refused_with_its_id(processor):
     with pytest.raises(ValueError, match="q0 is .* over max_length=16"):
         SFTCollator(processor, RandomFrames(), max_length=16)(sft_rows(1))
+
+
+def test_slot_text_row_shows_its_words_in_the_video_slot_and_loads_no_video(processor):
+    rows = sft_rows(4)[:2]  # two MCQ rows
+    rows[0]["slot_text"] = "blue box rises"
+    loaded = []
+
+    def frames(row):
+        loaded.append(row["question_id"])
+        return RandomFrames()(row)
+
+    batch = SFTCollator(processor, frames, max_length=512)(rows)
+    tokenizer = processor.tokenizer
+    assert loaded == ["q1"]  # only the video row is decoded
+    assert batch["pixel_values_videos"].shape[0] == 1 and batch["pixel_values_spatial"].shape[0] == 1
+    pad_id = tokenizer.convert_tokens_to_ids("<|video_pad|>")
+    assert [(ids == pad_id).sum().item() for ids in batch["input_ids"]] == [0, processor.num_video_tokens]
+    real = batch["input_ids"][0][batch["attention_mask"][0].bool()]
+    assert "[VID] blue box rises[SEP]" in tokenizer.decode(real)
+    supervised = batch["labels"][0] != IGNORE_INDEX
+    assert tokenizer.decode(batch["labels"][0][supervised]) == rows[0]["target"] + "<|im_end|>"
+    model = tiny_model(tokenizer)  # a mixed batch: the model fills only the second row's slots
+    assert torch.isfinite(model(**batch).loss)
+    text_only = SFTCollator(processor, frames, max_length=512)([rows[0]])
+    assert "pixel_values_videos" not in text_only and torch.isfinite(model(**text_only).loss)

@@ -86,18 +86,27 @@ def test_a_bench_video_in_the_sft_pool_is_refused(built, tmp_path):
 
 def test_curriculum_order_writes_warmup_blocks_first_then_every_row_once_per_epoch(built):
     _, _, rows = built
-    ordered = curriculum_order(rows, [(("cam_cat",), 150), (("cam_cat", "ciu_title"), 40)], epochs=2, seed=5)
+    ordered = curriculum_order(rows, [(("cam_cat",), 150, 1.0), (("cam_cat", "ciu_title"), 40, 0.5)], epochs=2, seed=5)
     assert len(ordered) == 150 + 40 + 2 * len(rows)
     first, second, rest = ordered[:150], ordered[150:190], ordered[190:]
     assert {r["task"] for r in first} == {"cam_cat"} and {r["phase"] for r in first} == {"warmup1"}
     cam_cat_ids = {r["question_id"] for r in rows if r["task"] == "cam_cat"}
     assert len(cam_cat_ids) < 150 and {r["question_id"] for r in first} == cam_cat_ids  # cycled through all of them
     assert {r["task"] for r in second} <= {"cam_cat", "ciu_title"} and {r["phase"] for r in second} == {"warmup2"}
+    # Slot text is the gold option's text: every row of the first block, about half of the second, none afterwards.
+    assert all(r["slot_text"] == r["answer_text"] is not None for r in first)
+    shown = [r for r in second if r["slot_text"] is not None]
+    assert 10 <= len(shown) <= 30 and all(r["slot_text"] == r["answer_text"] for r in shown)
+    for row in first[:20]:
+        gold_line = next(line for line in row["prompt"].split("\n") if line.startswith(row["target"] + ". "))
+        assert gold_line == f"{row['target']}. {row['answer_text']}"
+    assert all(r["slot_text"] is None for r in rest)
     key = lambda r: r["question_id"]  # noqa: E731
     for epoch, chunk in enumerate((rest[:len(rows)], rest[len(rows):]), start=1):
         assert sorted(map(key, chunk)) == sorted(map(key, rows)) and {r["phase"] for r in chunk} == {f"epoch{epoch}"}
     assert [key(r) for r in rest[:len(rows)]] != [key(r) for r in rows]  # shuffled
-    assert curriculum_order(rows, [(("cam_cat",), 150)], 1, seed=5) == curriculum_order(rows, [(("cam_cat",), 150)],
-                                                                                          1, seed=5)
-    with pytest.raises(ValueError, match="warm-up block 1"):
-        curriculum_order(rows, [(("cam_kat",), 10)], 1, seed=0)
+    block = [(("cam_cat",), 150, 0.5)]
+    assert curriculum_order(rows, block, 1, seed=5) == curriculum_order(rows, block, 1, seed=5)
+    for bad in [(("cam_kat",), 10, 0.0), (("comment_generation",), 10, 0.0), (("cam_cat",), 10, 1.5)]:
+        with pytest.raises(ValueError, match="warm-up block 1"):
+            curriculum_order(rows, [bad], 1, seed=0)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 
-def _warmup_block(text: str) -> tuple[tuple[str, ...], int]:
-    tasks, _, rows = text.rpartition(":")
-    if not tasks or not rows.isdigit():
-        raise ValueError(f"warm-up block {text!r} must look like TASK[,TASK…]:ROWS")
-    return tuple(tasks.split(",")), int(rows)
+def _warmup_block(text: str) -> tuple[tuple[str, ...], int, float]:
+    parts = text.split(":")
+    try:
+        if len(parts) not in (2, 3) or not parts[0]:
+            raise ValueError
+        return tuple(parts[0].split(",")), int(parts[1]), float(parts[2]) if len(parts) == 3 else 0.0
+    except ValueError:
+        raise ValueError(f"warm-up block {text!r} must look like TASK[,TASK…]:ROWS[:SLOT_TEXT_SHARE]") from None
 
 
 def _data(args) -> None:
@@ -52,8 +55,9 @@ def register(subparsers) -> None:
     p.add_argument("--rotations", type=int, default=1, help="show each MCQ under this many of its 4 rotations")
     p.add_argument("--comment-targets", type=int, default=1, help="top-liked comments used as targets per video")
     p.add_argument("--no-render", action="store_true", help="do not render missing synthetic videos; skip them")
-    p.add_argument("--warmup", action="append", default=[], type=_warmup_block, metavar="TASKS:ROWS",
-                   help="curriculum block written first, e.g. cam_cat:6400 or cam_cat,ciu_title:9600 (repeatable)")
+    p.add_argument("--warmup", action="append", default=[], type=_warmup_block, metavar="TASKS:ROWS[:SHARE]",
+                   help="curriculum block written first, e.g. cam_cat:6400:1 (every row shows its answer text in the "
+                        "video slot) or cam_cat,ciu_title:9600:0.5 (half of them); repeatable")
     p.add_argument("--epochs", type=int, default=0,
                    help="write the rows in training order: warm-up blocks, then this many shuffled passes")
     p.add_argument("--seed", type=int, default=0)

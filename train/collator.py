@@ -3,7 +3,8 @@
 A row holds `prompt` (the user text, rendered by mimic_bench.prompts), `target` (a letter or a comment) and `video_path`.
 The prompt turn (video placeholder included) and the completion (`target` + `<|im_end|>`) are tokenised separately and
 concatenated, so the labels are exactly the completion tokens; everything else — padding, `[VID]`, `<|video_pad|>`,
-`[SEP]`, the instruction and options — is -100.
+`[SEP]`, the instruction and options — is -100. A warm-up row with `slot_text` shows those words between `[VID]` and
+`[SEP]` instead of the video (see `sft_data.curriculum_order`); its video is not loaded.
 """
 
 from __future__ import annotations
@@ -47,7 +48,12 @@ class SFTCollator:
 
     def encode(self, row: dict[str, Any]) -> tuple[list[int], list[int]]:
         """(input_ids, labels) of one row, unpadded."""
-        prompt = self.processor.expand_video_placeholder(user_turn(self.processor, row["prompt"]))
+        processor, turn = self.processor, user_turn(self.processor, row["prompt"])
+        if row.get("slot_text") is None:
+            prompt = processor.expand_video_placeholder(turn)
+        else:  # leading space: the words tokenise as they do in the options
+            slot = f"{processor.vid_start_token} {row['slot_text']}{processor.vid_sep_token}"
+            prompt = turn.replace(processor.video_token, slot)
         prompt_ids = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
         completion_ids = self.tokenizer(row["target"] + self.end_text, add_special_tokens=False)["input_ids"]
         input_ids = prompt_ids + completion_ids
@@ -71,11 +77,10 @@ class SFTCollator:
             attention_mask[index, : len(ids)] = 1
         # Safety net: video slots never carry loss, whatever a target string contains.
         labels[torch.isin(input_ids, self.video_special_ids)] = IGNORE_INDEX
-        pixels = self.processor.video_processor([self.load_frames(row) for row in rows], return_tensors="pt")
-        return {
-            "input_ids": input_ids,
-            "attention_mask": attention_mask,
-            "labels": labels,
-            "pixel_values_videos": pixels["pixel_values_videos"],
-            "pixel_values_spatial": pixels["pixel_values_spatial"],
-        }
+        batch = {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
+        videos = [self.load_frames(row) for row in rows if row.get("slot_text") is None]
+        if videos:  # in row order, as the model fills the rows' video slots
+            pixels = self.processor.video_processor(videos, return_tensors="pt")
+            batch["pixel_values_videos"] = pixels["pixel_values_videos"]
+            batch["pixel_values_spatial"] = pixels["pixel_values_spatial"]
+        return batch

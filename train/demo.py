@@ -12,10 +12,13 @@ from mimic_train.sft_data import build_sft_data
 DEMO_CONFIG = Path(__file__).with_name("configs") / "demo_tiny.yaml"
 DEMO_VIDEOS = 600  # training videos rendered and used; each gets 7 MCQ formats x 4 rotations + a comment target
 DEMO_ROTATIONS = 4
-# Easy-first curriculum, read in order (`train_sampling_strategy: sequential`): CAM-Cat alone (the scene shows the
-# category), then the four tasks whose options name the scene or category, then shuffled epochs of everything.
-DEMO_WARMUP = ((("cam_cat",), 9600), (("cam_cat", "cam_topic", "ciu_title", "cam_tag"), 9600))
-DEMO_EPOCHS = 2
+# Easy-first curriculum, read in order (`train_sampling_strategy: sequential`), 400 steps of 16 rows a block: CAM-Cat
+# with its answer's words in the video slot (the LM learns to point at the matching option), CAM-Cat with half of the
+# rows showing the video (the projectors learn to say the same), the four tasks whose options name the scene, category
+# or object (half with video), then a shuffled pass over every row, all with video (sft_data.curriculum_order).
+DEMO_WARMUP = ((("cam_cat",), 6400, 1.0), (("cam_cat",), 6400, 0.5),
+               (("cam_cat", "cam_topic", "ciu_title", "cam_tag"), 6400, 0.5))
+DEMO_EPOCHS = 1
 
 
 def train_demo_model(world_dir: str | Path, bench_dir: str | Path, out_dir: str | Path, seed: int = 0,

@@ -6,9 +6,13 @@ comment-generation rows whose targets are its top-liked real comments. The resul
 `<out>/train.parquet` (one row per example, with the absolute `video_path`) and `<out>/sft_meta.json` (counts).
 
 Optionally the rows are written in training order (`curriculum_order`): easy-first warm-up blocks, then seeded shuffles
-of every row. A model trained from random weights needs that: it first learns to point at the option that matches the
-video on one task whose answer the video shows plainly (CAM-Cat: the scene), and only then on the full mixture; from
-the full mixture alone its letter answers stayed at chance (#6). Such data is meant for `train_sampling_strategy:
+of every row. A language model trained from random weights needs that (#6). Reading a multiple-choice question means
+finding the option that matches what was shown and copying the letter before it; a random model must learn that
+pointing and the video's meaning at once, and neither gets a gradient before the other exists, so from video rows alone
+its letters stayed at chance. A warm-up block may therefore show a share of its rows with the gold option's words in
+the video slot (`slot_text`) instead of the video: pointing at a matching option is then learnt in a few hundred steps,
+and the video rows mixed in next teach the projectors to fill the slot with the same meaning. (A pretrained LM, as in
+the paper, can already read such questions and needs no warm-up.) Such data is meant for `train_sampling_strategy:
 sequential` (see `configs/demo_tiny.yaml`).
 """
 
@@ -43,8 +47,11 @@ SFT_SCHEMA = pa.schema([
     ("target", pa.string()),
     ("video_path", pa.string()),
     ("phase", pa.string()),  # "warmup<k>" (curriculum block k) or "epoch<k>"; "all" when the rows are unordered
+    ("answer_text", pa.string()),  # the gold option's text (MCQ rows); null for comment rows
+    ("slot_text", pa.string()),  # shown in the video slot instead of the video (warm-up rows only); null: the video
 ])
-WarmupBlock = tuple[Sequence[str], int]  # (tasks, rows drawn from them)
+# (tasks, rows drawn from them, share of those rows shown with their answer text in the video slot)
+WarmupBlock = tuple[Sequence[str], int, float]
 
 
 def training_video_ids(world_dir: Path, max_videos: int = 0, seed: int = 0) -> list[str]:
@@ -89,7 +96,7 @@ def sft_rows(tables: dict[str, pa.Table], comments: pa.Table, video_paths: dict[
                     "question_id": f"{question['question_id']}@r{rotation}", "video_id": question["video_id"],
                     "platform": question["platform"], "task": task, "prompt": render_mcq(question, rotation),
                     "target": gold_letter(question, rotation), "video_path": video_paths[question["video_id"]],
-                    "phase": "all",
+                    "phase": "all", "answer_text": question["options"][question["answer_idx"]], "slot_text": None,
                 })
     for item in comments.to_pylist():
         for rank, reference in enumerate(item["references"][:comment_targets], start=1):
@@ -97,6 +104,7 @@ def sft_rows(tables: dict[str, pa.Table], comments: pa.Table, video_paths: dict[
                 "question_id": f"{item['question_id']}@ref{rank}", "video_id": item["video_id"],
                 "platform": item["platform"], "task": COMMENT_GENERATION, "prompt": render_comment_prompt(item),
                 "target": reference, "video_path": video_paths[item["video_id"]], "phase": "all",
+                "answer_text": None, "slot_text": None,
             })
     return rows
 
@@ -104,20 +112,23 @@ def sft_rows(tables: dict[str, pa.Table], comments: pa.Table, video_paths: dict[
 def curriculum_order(rows: list[dict[str, Any]], warmup: Sequence[WarmupBlock], epochs: int,
                      seed: int) -> list[dict[str, Any]]:
     """Rows in training order: each warm-up block draws its count from its tasks' rows (seeded shuffles, cycled when
-    the count exceeds them), then `epochs` seeded shuffles of every row. Each row's `phase` names its block."""
+    the count exceeds them) and shows the given share of them (seeded draw) with `slot_text` = their answer text; then
+    `epochs` seeded shuffles of every row, all with their video. Each row's `phase` names its block."""
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     rng = random.Random(seed)
     ordered = []
-    for index, (tasks, count) in enumerate(warmup, start=1):
-        unknown = sorted(set(tasks) - set(TASK_NAMES) - {COMMENT_GENERATION})
+    for index, (tasks, count, slot_share) in enumerate(warmup, start=1):
+        unknown = sorted(set(tasks) - set(TASK_NAMES))
         pool = [row for row in rows if row["task"] in set(tasks)]
-        if unknown or not pool:
-            raise ValueError(f"warm-up block {index}: no rows for tasks {list(tasks)} (unknown: {unknown})")
+        if unknown or not pool or not 0 <= slot_share <= 1:
+            raise ValueError(f"warm-up block {index}: no MCQ rows for tasks {list(tasks)} (unknown: {unknown}) "
+                             f"or a slot-text share {slot_share} outside [0, 1]")
         drawn = []
         while len(drawn) < count:
             drawn += rng.sample(pool, len(pool))
-        ordered += [{**row, "phase": f"warmup{index}"} for row in drawn[:count]]
+        ordered += [{**row, "phase": f"warmup{index}", "slot_text": row["answer_text"] if rng.random() < slot_share
+                     else None} for row in drawn[:count]]
     for epoch in range(1, epochs + 1):
         ordered += [{**row, "phase": f"epoch{epoch}"} for row in rng.sample(rows, len(rows))]
     return ordered
@@ -161,7 +172,8 @@ def build_sft_data(world_dir: str | Path, videos_root: str | Path, out_dir: str 
         "seed": seed, "videos": len(records), "videos_without_file": len(missing), "rows": len(rows),
         "unique_rows": unique_rows, "ordered": bool(warmup or epochs),
         "rows_per_phase": dict(Counter(r["phase"] for r in rows)),
-        "warmup": [{"tasks": list(tasks), "rows": count} for tasks, count in warmup],
+        "warmup": [{"tasks": list(tasks), "rows": count, "slot_text_share": share} for tasks, count, share in warmup],
+        "slot_text_rows": sum(r["slot_text"] is not None for r in rows),
         "rotations": rotations, "comment_targets": comment_targets, "embedder": embedder,
         "rows_per_task": per_task,  # unique rows, as are the letter counts
         "letters_per_task": {t: {ltr: letters[(t, ltr)] for ltr in "ABCD"} for t in TASK_NAMES},
