@@ -5,12 +5,12 @@ from __future__ import annotations
 
 def _warmup_block(text: str) -> tuple[tuple[str, ...], int, float]:
     parts = text.split(":")
-    try:
-        if len(parts) not in (2, 3) or not parts[0]:
-            raise ValueError
-        return tuple(parts[0].split(",")), int(parts[1]), float(parts[2]) if len(parts) == 3 else 0.0
-    except ValueError:
-        raise ValueError(f"warm-up block {text!r} must look like TASK[,TASK…]:ROWS[:SLOT_TEXT_SHARE]") from None
+    if len(parts) in (2, 3) and parts[0]:
+        try:
+            return tuple(parts[0].split(",")), int(parts[1]), float(parts[2]) if len(parts) == 3 else 0.0
+        except ValueError:  # a count or share that is not a number
+            pass
+    raise ValueError(f"warm-up block {text!r} must look like TASK[,TASK…]:ROWS[:SLOT_TEXT_SHARE]")
 
 
 def _data(args) -> None:

@@ -121,9 +121,10 @@ def curriculum_order(rows: list[dict[str, Any]], warmup: Sequence[WarmupBlock], 
     for index, (tasks, count, slot_share) in enumerate(warmup, start=1):
         unknown = sorted(set(tasks) - set(TASK_NAMES))
         pool = [row for row in rows if row["task"] in set(tasks)]
-        if unknown or not pool or not 0 <= slot_share <= 1:
-            raise ValueError(f"warm-up block {index}: no MCQ rows for tasks {list(tasks)} (unknown: {unknown}) "
-                             f"or a slot-text share {slot_share} outside [0, 1]")
+        if unknown or not pool:
+            raise ValueError(f"warm-up block {index}: no MCQ rows for tasks {list(tasks)} (unknown: {unknown})")
+        if not 0 <= slot_share <= 1:
+            raise ValueError(f"warm-up block {index}: slot-text share {slot_share} is outside [0, 1]")
         drawn = []
         while len(drawn) < count:
             drawn += rng.sample(pool, len(pool))
