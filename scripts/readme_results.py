@@ -18,6 +18,40 @@ def _demo_timings(demo: Path) -> str:
     return "\n".join(["| stage | seconds |", "|---|---|", *rows])
 
 
+def _training(demo: Path) -> str:
+    """The demo run's curriculum blocks with the loss logged at each block's end, then steps, wall time and memory."""
+    run = demo / "train" / "run"
+    summary = json.loads((run / "train_summary.json").read_text())
+    training = json.loads((run / "train_config.json").read_text())["training"]
+    meta = json.loads((demo / "train" / "sft" / "sft_meta.json").read_text())
+    losses = {}
+    for line in (run / "train_log.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        if "loss" in row:
+            losses[row["step"]] = row["loss"]
+    rows_per_step = (training["per_device_train_batch_size"] * training.get("gradient_accumulation_steps", 1)
+                     * summary["world_size"])
+    blocks = [(", ".join(b["tasks"]), f"{100 * b['slot_text_share']:.0f} %", b["rows"]) for b in meta["warmup"]]
+    blocks.append(("every row (shuffled)", "0 %", meta["rows"] - sum(b["rows"] for b in meta["warmup"])))
+    lines = ["| block | tasks | rows with the answer text in the video slot | steps | loss at its last logged step |",
+             "|---|---|---|---|---|"]
+    start = 0
+    for index, (tasks, share, rows) in enumerate(blocks, start=1):
+        if start >= summary["global_step"]:
+            lines.append(f"| {index} | {tasks} | {share} | not reached | – |")
+            continue
+        end = min(start + rows // rows_per_step, summary["global_step"])
+        logged = [step for step in losses if start < step <= end]
+        loss = f"{losses[max(logged)]:.3f}" if logged else "–"
+        lines.append(f"| {index} | {tasks} | {share} | {start + 1}–{end} | {loss} |")
+        start = end
+    lines.append("")
+    lines.append(f"{summary['global_step']} steps of {rows_per_step} rows in {summary['wall_s']:.0f} s, peak RSS "
+                 f"{summary['peak_rss_mb']:.0f} MB; loss {summary['first_logged_loss']:.3f} at the first logged step, "
+                 f"{summary['last_logged_loss']:.3f} at the last.")
+    return "\n".join(lines)
+
+
 def _perf_tables(bench: Path) -> str:
     blocks = []
     for path in sorted(bench.glob("*.txt")):
@@ -33,6 +67,8 @@ def sections(demo: Path, bench: Path) -> dict[str, str]:
         out["leaderboard"] = (demo / "eval" / "leaderboard.md").read_text().strip()
     if (demo / "demo_timings.json").exists():
         out["demo-timings"] = _demo_timings(demo)
+    if (demo / "train" / "run" / "train_summary.json").exists():
+        out["training"] = _training(demo)
     audit = demo / "bench" / "build" / "audit.json"
     if audit.exists():
         from mimic_bench.audit import audit_table

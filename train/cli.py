@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-def _warmup_block(text: str) -> tuple[tuple[str, ...], int, float]:
+def parse_warmup_block(text: str) -> tuple[tuple[str, ...], int, float]:
     parts = text.split(":")
     if len(parts) in (2, 3) and parts[0]:
         try:
@@ -55,7 +55,7 @@ def register(subparsers) -> None:
     p.add_argument("--rotations", type=int, default=1, help="show each MCQ under this many of its 4 rotations")
     p.add_argument("--comment-targets", type=int, default=1, help="top-liked comments used as targets per video")
     p.add_argument("--no-render", action="store_true", help="do not render missing synthetic videos; skip them")
-    p.add_argument("--warmup", action="append", default=[], type=_warmup_block, metavar="TASKS:ROWS[:SHARE]",
+    p.add_argument("--warmup", action="append", default=[], type=parse_warmup_block, metavar="TASKS:ROWS[:SHARE]",
                    help="curriculum block written first, e.g. cam_cat:6400:1 (every row shows its answer text in the "
                         "video slot) or cam_cat,ciu_title:9600:0.5 (half of them); repeatable")
     p.add_argument("--epochs", type=int, default=0,

@@ -1,0 +1,129 @@
+"""Try a training curriculum on the demo's data and score the bench at chosen steps (the #6 study in train/README.md).
+
+Needs a finished `make demo` (its world, rendered videos and bench). Each run builds its own SFT data with the given
+warm-up blocks, trains the demo config, and appends one JSON line per evaluation to `<out>/evals.jsonl`: bench accuracy
+by letter likelihood with the video, with blank frames, and with the gold option's words in the video slot ("text", the
+warm-up's format: does the LM point at the matching option at all?).
+
+  .venv/bin/python scripts/curriculum_probe.py runs/probe/demo \
+      --warmup cam_cat:6400:1.0 cam_cat:6400:0.5 cam_cat,cam_topic,cam_tag:6400:0 --eval-at 800,1200,2000
+
+Evaluation pauses count against `max_train_minutes`, so the probe lifts that cap (`--minutes`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import torch
+from transformers import TrainerCallback
+
+from mimic_bench.prompts import gold_letter, render_mcq
+from mimic_bench.scoring import score
+from mimic_bench.tasks import LETTERS, TASK_NAMES
+from mimic_data.io import append_jsonl
+from mimic_data.render import video_relpath
+from mimic_eval.adapters.base import McqRequest, letter_token_ids
+from mimic_eval.adapters.hf_vlm import MimicChatAdapter
+from mimic_eval.frames import condition_frames
+from mimic_train.cli import parse_warmup_block
+from mimic_train.collator import IGNORE_INDEX, SFTCollator
+from mimic_train.config import load_config
+from mimic_train.demo import DEMO_CONFIG, DEMO_ROTATIONS, DEMO_VIDEOS
+from mimic_train.frames import VideoFrameLoader
+from mimic_train.sft import build_trainer
+from mimic_train.sft_data import build_sft_data
+
+BATCH = 32
+
+
+def bench_questions(bench_dir: Path) -> list[dict]:
+    return [q for task in TASK_NAMES for q in pq.read_table(bench_dir / f"{task}.parquet").to_pylist()]
+
+
+@torch.inference_mode()
+def text_slot_letters(model, collator: SFTCollator, questions: list[dict]) -> list[str]:
+    """Letters picked with each question's gold option text in the video slot, encoded exactly as warm-up rows are."""
+    letter_ids = letter_token_ids(collator.tokenizer)
+    picks = []
+    for question in questions:
+        row = {"prompt": render_mcq(question, 0), "target": "", "slot_text": question["options"][question["answer_idx"]]}
+        ids, labels = collator.encode(row)
+        prompt = torch.tensor([ids[: labels.count(IGNORE_INDEX)]])  # the labels are -100 exactly on the prompt
+        picks.append(LETTERS[int(model(input_ids=prompt).logits[0, -1, letter_ids].argmax())])
+    return picks
+
+
+def _sample(question: dict, letter: str | None, condition: str) -> dict:
+    return {"question_id": question["question_id"], "video_id": question["video_id"], "task": question["task"],
+            "gold": gold_letter(question, 0), "letter": letter, "rotation": 0, "condition": condition}
+
+
+def evaluate(model, processor, questions: list[dict], videos_root: Path, collator: SFTCollator) -> dict:
+    was_training = model.training
+    adapter = MimicChatAdapter(name="probe", model=model, processor=processor, scoring="likelihood")
+    loader = VideoFrameLoader(model.config)
+    samples = []
+    for start in range(0, len(questions), BATCH):
+        batch = questions[start:start + BATCH]
+        frames = [loader({"video_path": str(videos_root / video_relpath(q["platform"], q["video_id"]))}) for q in batch]
+        for condition in ("video", "blank"):
+            requests = [McqRequest(render_mcq(q, 0), condition_frames(f, condition))
+                        for q, f in zip(batch, frames, strict=True)]
+            answers = adapter.answer(requests)
+            samples += [_sample(q, a.letter, condition) for q, a in zip(batch, answers, strict=True)]
+    letters = text_slot_letters(model, collator, questions)
+    samples += [_sample(q, letter, "text") for q, letter in zip(questions, letters, strict=True)]
+    model.train(was_training)
+    by = score(samples, n_bootstrap=0)["by_condition"]
+    return {condition: {"overall": round(100 * result["overall"]["acc"], 1),
+                        **{task: round(100 * r["acc"], 1) for task, r in result["per_task"].items()}}
+            for condition, result in by.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--demo", type=Path, default=Path("runs/demo"))
+    parser.add_argument("--warmup", nargs="*", default=[], type=parse_warmup_block, help="TASKS:ROWS[:SHARE] blocks")
+    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--eval-at", default="", help="comma-separated steps; the end of training is always scored")
+    parser.add_argument("--minutes", type=float, default=60)
+    parser.add_argument("--set", action="append", default=[], help="config override, e.g. training.max_steps=1200")
+    args = parser.parse_args()
+
+    sft_dir = args.out / "sft"
+    build_sft_data(args.demo / "world", args.demo / "train" / "videos", sft_dir, bench_dir=args.demo / "bench" / "MIMIC-Bench",
+                   max_videos=DEMO_VIDEOS, rotations=DEMO_ROTATIONS, comment_targets=1, warmup=args.warmup,
+                   epochs=args.epochs)
+    config = load_config(DEMO_CONFIG, overrides=[f"max_train_minutes={args.minutes}", "training.save_steps=100000",
+                                                 *args.set], sft_data=str(sft_dir), out_dir=str(args.out / "run"))
+    questions = bench_questions(args.demo / "bench" / "MIMIC-Bench")
+    trainer = build_trainer(config)
+    eval_steps = {int(step) for step in args.eval_at.split(",") if step}
+    started = time.monotonic()
+
+    class Probe(TrainerCallback):
+        def report(self, state, model):
+            scores = evaluate(model, trainer.processing_class, questions, args.demo / "rendered", trainer.data_collator)
+            row = {"step": state.global_step, "elapsed_s": round(time.monotonic() - started, 1), **scores}
+            append_jsonl(args.out / "evals.jsonl", row)
+            print(json.dumps(row), flush=True)
+
+        def on_step_end(self, _args, state, control, model=None, **kwargs):
+            if state.global_step in eval_steps:
+                self.report(state, model)
+
+        def on_train_end(self, _args, state, control, model=None, **kwargs):
+            self.report(state, model)
+
+    trainer.add_callback(Probe())
+    trainer.train()
+
+
+if __name__ == "__main__":
+    main()
