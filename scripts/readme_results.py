@@ -45,6 +45,10 @@ def _training(demo: Path) -> str:
         loss = f"{losses[max(logged)]:.3f}" if logged else "–"
         lines.append(f"| {index} | {tasks} | {share} | {start + 1}–{end} | {loss} |")
         start = end
+    if start < summary["global_step"]:  # max_steps outlasted the data: the trainer read it again from its start
+        logged = [step for step in losses if step > start]
+        loss = f"{losses[max(logged)]:.3f}" if logged else "–"
+        lines.append(f"| 1 again | (the data from its start) | | {start + 1}–{summary['global_step']} | {loss} |")
     lines.append("")
     lines.append(f"{summary['global_step']} steps of {rows_per_step} rows in {summary['wall_s']:.0f} s, peak RSS "
                  f"{summary['peak_rss_mb']:.0f} MB; loss {summary['first_logged_loss']:.3f} at the first logged step, "

@@ -42,6 +42,11 @@ def test_training_table_splits_steps_into_curriculum_blocks_with_the_loss_logged
                          "0.500 at the last.")
 
 
+def test_steps_past_the_end_of_the_data_are_shown_as_a_second_read(tmp_path):
+    _write_run(tmp_path, steps_logged=[10, 15, 25, 30], global_step=30)
+    assert _module()._training(tmp_path).splitlines()[5] == "| 1 again | (the data from its start) | | 26–30 | 0.300 |"
+
+
 def test_a_block_without_a_logged_step_shows_a_dash_and_one_never_reached_says_so(tmp_path):
     _write_run(tmp_path, steps_logged=[10], global_step=12)
     rows = _module()._training(tmp_path).splitlines()[2:5]

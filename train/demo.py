@@ -17,7 +17,7 @@ DEMO_ROTATIONS = 4
 # rows showing the video (the projectors learn to say the same), CAM-Cat with the two other tasks whose options carry
 # the category word, all with video, then a shuffled pass over every row with video (sft_data.curriculum_order).
 DEMO_WARMUP = ((("cam_cat",), 6400, 1.0), (("cam_cat",), 6400, 0.5), (("cam_cat", "cam_topic", "cam_tag"), 6400, 0.0))
-DEMO_EPOCHS = 2  # shuffled passes written after the warm-up; max_steps ends the run inside the second
+DEMO_EPOCHS = 1  # one shuffled pass (923 steps) after the warm-up; see max_steps in configs/demo_tiny.yaml
 
 
 def train_demo_model(world_dir: str | Path, bench_dir: str | Path, out_dir: str | Path, seed: int = 0,
