@@ -18,6 +18,11 @@ def _demo_timings(demo: Path) -> str:
     return "\n".join(["| stage | seconds |", "|---|---|", *rows])
 
 
+def _last_loss(losses: dict[int, float], after: int, upto: float) -> str:
+    logged = [step for step in losses if after < step <= upto]
+    return f"{losses[max(logged)]:.3f}" if logged else "–"
+
+
 def _training(demo: Path) -> str:
     """The demo run's curriculum blocks with the loss logged at each block's end, then steps, wall time and memory."""
     run = demo / "train" / "run"
@@ -41,14 +46,11 @@ def _training(demo: Path) -> str:
             lines.append(f"| {index} | {tasks} | {share} | not reached | – |")
             continue
         end = min(start + rows // rows_per_step, summary["global_step"])
-        logged = [step for step in losses if start < step <= end]
-        loss = f"{losses[max(logged)]:.3f}" if logged else "–"
-        lines.append(f"| {index} | {tasks} | {share} | {start + 1}–{end} | {loss} |")
+        lines.append(f"| {index} | {tasks} | {share} | {start + 1}–{end} | {_last_loss(losses, start, end)} |")
         start = end
     if start < summary["global_step"]:  # max_steps outlasted the data: the trainer read it again from its start
-        logged = [step for step in losses if step > start]
-        loss = f"{losses[max(logged)]:.3f}" if logged else "–"
-        lines.append(f"| 1 again | (the data from its start) | | {start + 1}–{summary['global_step']} | {loss} |")
+        end = summary["global_step"]
+        lines.append(f"| 1 again | (the data from its start) | | {start + 1}–{end} | {_last_loss(losses, start, end)} |")
     lines.append("")
     lines.append(f"{summary['global_step']} steps of {rows_per_step} rows in {summary['wall_s']:.0f} s, peak RSS "
                  f"{summary['peak_rss_mb']:.0f} MB; loss {summary['first_logged_loss']:.3f} at the first logged step, "
