@@ -198,7 +198,14 @@ class MimicChatModel(MimicChatPreTrainedModel):
     def get_video_features(
         self, pixel_values_videos: torch.Tensor, pixel_values_spatial: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Projected (spatial, temporal) tokens: (B, grid^2, D) and (B, T, D).
+        """Projected (spatial, temporal) tokens: (B, grid^2, D) and (B, T, D); see `get_tower_features`."""
+        spatial, temporal = self.get_tower_features(pixel_values_videos, pixel_values_spatial)
+        return self.spatial_projector(spatial), self.temporal_projector(temporal)
+
+    def get_tower_features(
+        self, pixel_values_videos: torch.Tensor, pixel_values_spatial: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pooled vision-tower tokens before the projectors: (B, grid^2, vision width) and (B, T, vision width).
 
         pixel_values_videos: (B, T, 3, H, W) temporal frames. pixel_values_spatial: (B, 8, 3, H, W); when absent, the
         spatial frames are taken from the temporal ones at segment centres.
@@ -220,7 +227,7 @@ class MimicChatModel(MimicChatPreTrainedModel):
         spatial = F.adaptive_avg_pool2d(spatial, config.spatial_pool_grid).flatten(2).transpose(1, 2)
         clips = pixel_values_videos.to(tower_dtype).reshape(-1, clip_len, *pixel_values_videos.shape[2:])
         temporal = self._encode_clips(clips).mean(dim=1).reshape(batch, num_temporal, -1)  # mean over patches
-        return self.spatial_projector(spatial), self.temporal_projector(temporal)
+        return spatial, temporal
 
     def forward(
         self,

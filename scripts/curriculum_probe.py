@@ -18,17 +18,17 @@ import json
 import time
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import torch
 from transformers import TrainerCallback
 
 from mimic_bench.prompts import gold_letter, render_mcq
 from mimic_bench.scoring import score
-from mimic_bench.tasks import LETTERS, TASK_NAMES
+from mimic_bench.tasks import LETTERS
 from mimic_data.io import append_jsonl
 from mimic_data.render import video_relpath
 from mimic_eval.adapters.base import McqRequest, letter_token_ids
 from mimic_eval.adapters.hf_vlm import MimicChatAdapter
+from mimic_eval.bench_io import load_task_rows
 from mimic_eval.frames import condition_frames
 from mimic_train.cli import parse_warmup_block
 from mimic_train.collator import IGNORE_INDEX, SFTCollator
@@ -39,10 +39,6 @@ from mimic_train.sft import build_trainer
 from mimic_train.sft_data import build_sft_data
 
 BATCH = 32
-
-
-def bench_questions(bench_dir: Path) -> list[dict]:
-    return [q for task in TASK_NAMES for q in pq.read_table(bench_dir / f"{task}.parquet").to_pylist()]
 
 
 @torch.inference_mode()
@@ -102,7 +98,7 @@ def main() -> None:
                    epochs=args.epochs)
     config = load_config(DEMO_CONFIG, overrides=[f"max_train_minutes={args.minutes}", "training.save_steps=100000",
                                                  *args.set], sft_data=str(sft_dir), out_dir=str(args.out / "run"))
-    questions = bench_questions(args.demo / "bench" / "MIMIC-Bench")
+    questions = load_task_rows(args.demo / "bench" / "MIMIC-Bench")
     trainer = build_trainer(config)
     eval_steps = {int(step) for step in args.eval_at.split(",") if step}
     started = time.monotonic()

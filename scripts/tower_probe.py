@@ -27,21 +27,15 @@ STEPS, LR, L2 = 300, 1e-2, 1e-3
 
 @torch.no_grad()
 def tower_features(model, processor, paths: list[Path]) -> dict[str, torch.Tensor]:
-    """{"spatial": (N, grid^2 * width), "temporal": (N, T * width)} before the projectors."""
-    inner, config = model.model, model.config
-    loader = VideoFrameLoader(config)
-    grid = config.vision_config.image_size // config.vision_config.patch_size
+    """{"spatial": (N, grid^2 * width), "temporal": (N, T * width)}: the model's pooled tower tokens, flattened."""
+    loader = VideoFrameLoader(model.config)
     out = {"spatial": [], "temporal": []}
     for start in range(0, len(paths), 32):
         pixels = processor.video_processor([loader({"video_path": str(p)}) for p in paths[start:start + 32]],
                                            return_tensors="pt")
-        spatial = inner._encode_clips(pixels["pixel_values_spatial"]).mean(dim=2)  # the model's own tower call
-        batch = spatial.shape[0]
-        spatial = F.adaptive_avg_pool2d(spatial.transpose(1, 2).reshape(batch, -1, grid, grid), config.spatial_pool_grid)
-        out["spatial"].append(spatial.flatten(2).transpose(1, 2).flatten(1))
-        clips = pixels["pixel_values_videos"].reshape(-1, config.spatial_num_frames,
-                                                      *pixels["pixel_values_videos"].shape[2:])
-        out["temporal"].append(inner._encode_clips(clips).mean(dim=1).reshape(batch, -1))
+        spatial, temporal = model.model.get_tower_features(pixels["pixel_values_videos"], pixels["pixel_values_spatial"])
+        out["spatial"].append(spatial.flatten(1))
+        out["temporal"].append(temporal.flatten(1))
     return {name: torch.cat(parts) for name, parts in out.items()}
 
 
