@@ -10,8 +10,8 @@ SUBCOMMANDS = {
     "data": "mimic_data.cli",
     "demo": "mimic_demo",
     "eval": "mimic_eval.cli",
-    "hydrate": "mimic_data.hydrate_cli",
-    "release": "mimic_eval.release",
+    "hydrate": "mimic_data.hydrate.cli",
+    "release": "mimic_release",
     "study": "mimic_eval.study.cli",
     "train": "mimic_train.cli",
 }

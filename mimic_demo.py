@@ -32,10 +32,27 @@ def _stage_data(out: Path, state: dict) -> None:
     state["world"] = world
 
 
-def _stage_bench(out: Path, state: dict) -> None:
-    from mimic_bench.demo import build_demo_bench
+def build_demo_bench(world_dir: str | Path, out_dir: str | Path, seed: int = DEMO_SEED,
+                     train_videos: int = 1000) -> dict[str, Path]:
+    """Build, audit and release the bench of a synthetic world (world_dir holds records.parquet + splits.parquet).
 
-    state["bench"] = build_demo_bench(state["world"], out / "bench", seed=DEMO_SEED)["release"]
+    The demo uses the hashing embedder (seconds instead of minutes on a CPU); `mimic bench build` defaults to MiniLM.
+    """
+    from mimic_bench.audit import audit
+    from mimic_bench.embed import get_embedder
+    from mimic_bench.release import release
+    from mimic_bench.writer import build_bench
+
+    out_dir = Path(out_dir)
+    bench_dir, release_dir = out_dir / "build", out_dir / "MIMIC-Bench"
+    build_bench(world_dir, bench_dir, seed=seed, embedder="hashing")
+    audit(bench_dir, world_dir, get_embedder("hashing"), seed=seed, train_videos=train_videos)
+    release(bench_dir, release_dir)
+    return {"bench": bench_dir, "audit": bench_dir / "audit.json", "release": release_dir}
+
+
+def _stage_bench(out: Path, state: dict) -> None:
+    state["bench"] = build_demo_bench(state["world"], out / "bench")["release"]
 
 
 def _stage_hydrate(out: Path, state: dict) -> None:
@@ -45,7 +62,7 @@ def _stage_hydrate(out: Path, state: dict) -> None:
     import pyarrow.parquet as pq
     from datasets import load_dataset
 
-    from mimic_data.hydrate_demo import hydrate_demo_bench
+    from mimic_data.hydrate.loopback import hydrate_demo_bench
     from mimic_data.synth import render
 
     bench_ids = pq.read_table(state["bench"] / "videos.parquet", columns=["video_id"])["video_id"].to_pylist()
@@ -62,34 +79,41 @@ def _stage_hydrate(out: Path, state: dict) -> None:
 
 
 def _stage_train(out: Path, state: dict) -> None:
-    from mimic_train.demo import train_demo_model
+    from mimic_train.sft import train_demo_model
 
     state["model"] = train_demo_model(state["world"], state["bench"], out / "train", seed=DEMO_SEED)
 
 
 def _stage_eval(out: Path, state: dict) -> None:
-    from mimic_eval.demo import evaluate_demo
+    """Random, then MIMIC-Chat under video, blank and blind (its Blind column), letter-likelihood scoring."""
+    from mimic_eval.adapters.registry import build_adapter
+    from mimic_eval.harness.runner import RunOptions, run_eval
+    from mimic_eval.leaderboard import write_leaderboard
 
-    result = evaluate_demo(state["hydrated"], {"MIMIC-Chat-tiny": state["model"]}, out / "eval")
-    leaderboard = next(Path(p) for p in result["leaderboard"] if p.endswith(".md"))
-    print(leaderboard.read_text())
+    runs = out / "eval" / "runs"
+    run_eval(build_adapter("random:0", name="Random"), state["hydrated"], runs / "random",
+             RunOptions(conditions=["video"], progress=False))
+    adapter = build_adapter(f"mimic-chat:{state['model']}", name="MIMIC-Chat-tiny", scoring="likelihood", batch_size=8)
+    run_eval(adapter, state["hydrated"], runs / "MIMIC-Chat-tiny", RunOptions(conditions=["video", "blank", "blind"]))
+    write_leaderboard([runs / "random", runs / "MIMIC-Chat-tiny"], out / "eval")
+    print((out / "eval" / "leaderboard.md").read_text())
 
 
 def _stage_study(out: Path, state: dict) -> None:
     from mimic_eval.adapters.base import GenerationSettings
     from mimic_eval.adapters.registry import build_adapter
-    from mimic_eval.generate import generate_comments
-    from mimic_eval.study.demo import build_demo_sheet
+    from mimic_eval.harness.generate import generate_comments
+    from mimic_eval.study.sheet import build_sheet
 
     settings = GenerationSettings(max_new_tokens=24, do_sample=True, temperature=0.8, top_p=0.95, seed=DEMO_SEED)
     generations = out / "study" / "generations" / "mimic-chat-tiny.jsonl"
     generate_comments(build_adapter(f"mimic-chat:{state['model']}", name="MIMIC-Chat-tiny"), state["hydrated"],
                       generations, settings)
-    build_demo_sheet(state["hydrated"], [generations], out / "study" / "sheet", seed=DEMO_SEED)
+    build_sheet(state["hydrated"], [generations], out / "study" / "sheet", seed=DEMO_SEED, n_videos=40)
 
 
 def _stage_release(out: Path, state: dict) -> None:
-    from mimic_eval.release import release_all
+    from mimic_release import release_all
 
     release_all(out, out / "release", data_dir=out / "release" / "MIMIC-Data", bench_dir=state["bench"],
                 model_dir=state["model"], world_dir=state["world"], train_dir=out / "train" / "run",

@@ -21,8 +21,8 @@ def _adapter(args):
 
 
 def _run(args) -> int:
-    from .runner import RunOptions, run_eval
-    from .sharding import rank_and_world
+    from .harness.runner import RunOptions, run_eval
+    from .harness.sharding import rank_and_world
 
     rank, world = rank_and_world()
     options = RunOptions(tasks=args.tasks.split(",") if args.tasks else RunOptions().tasks,
@@ -37,7 +37,7 @@ def _run(args) -> int:
 
 def _generate(args) -> int:
     from .adapters.base import GenerationSettings
-    from .generate import generate_comments
+    from .harness.generate import generate_comments
 
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, do_sample=args.temperature > 0,
                                   temperature=args.temperature or 1.0, top_p=args.top_p, seed=args.seed)

@@ -29,7 +29,7 @@ from mimic_data.io import atomic_write_json
 
 from .build import build_task_tables, load_records
 from .embed import Embedder
-from .options import generic_comments, normalise, option_text, style_signature
+from .options import generic_comments, normalise, style_signature
 from .tasks import LETTERS, N_OPTIONS, TASK_NAMES, task_spec
 
 AUDIT_FILE = "audit.json"
@@ -140,10 +140,8 @@ def audit(bench_dir: str | Path, data_dir: str | Path, embedder: Embedder, seed:
                               "tasks": {}}
     train_id_set = set(train_ids)
     for task in tasks:
-        field = task_spec(task).field
-        texts = {normalise(t) for r in train_records
-                 if (t := (option_text(r, field, generic) if field != "comments" else
-                           (r["comments"][0]["text"] if r["comments"] else None)))}
+        option = task_spec(task).option
+        texts = {normalise(t) for r in train_records if (t := option(r, generic))}
         bench = pq.read_table(bench_dir / f"{task}.parquet").to_pylist()
         report["tasks"][task] = audit_task(bench, train_tables[task].to_pylist(), texts, train_id_set, embedder, seed)
     report["blind_ok"] = all(t["blind_ok"] for t in report["tasks"].values())
@@ -156,7 +154,7 @@ def audit(bench_dir: str | Path, data_dir: str | Path, embedder: Embedder, seed:
 
 def audit_table(report: Mapping[str, Any]) -> str:
     """The audit as a Markdown table (percentages)."""
-    from mimic_data.cards import markdown_table
+    from mimic_cards import markdown_table
 
     rows = []
     for task, t in report["tasks"].items():

@@ -2,7 +2,8 @@
 drawn from a GIVEN pool of videos. The bench uses bench videos for both (`build_bench`); the SFT data builder calls
 `build_task_tables(train_videos, pool=train_videos, …)` so that training questions never see a bench video.
 
-Distractors for the "other_videos" tasks (everything but UIU-Pop, see mimic_bench.popularity):
+Each task's TaskSpec.distractors names its rule; DISTRACTOR_RULES maps each rule to the function that applies it.
+Distractors for the OTHER_VIDEOS tasks (everything but UIU-Pop, whose SAME_VIDEO_RANKS rule is mimic_bench.popularity):
 - from irrelevant videos only: never the question's video, never one of its near-duplicate group, never a text equal
   (after normalisation) to the answer or to a text of the question's video's comments (UIU-Match);
 - semantic contrast: the embedding cosine between any two of the four options stays below the task's ceiling
@@ -31,7 +32,7 @@ import numpy as np
 import pyarrow as pa
 
 from .embed import Embedder
-from .options import generic_comments, normalise, option_text, style_signature
+from .options import generic_comments, normalise, style_signature
 from .popularity import comment_form_classes, popularity_options
 from .tasks import (
     COMMENT_GENERATION,
@@ -41,7 +42,9 @@ from .tasks import (
     N_REFERENCES,
     PROMPT_VERSION,
     TASK_NAMES,
+    Distractors,
     TaskSpec,
+    match_comment_option,
     question_id,
     task_spec,
 )
@@ -97,7 +100,7 @@ class _Pool:
         self.video_ids, self.texts, self.keys = [], [], []
         self.platform_lang = []
         for record in pool:
-            text = option_text(record, spec.field, generic)
+            text = spec.option(record, generic)
             if text is None:
                 continue
             self.video_ids.append(record["video_id"])
@@ -106,8 +109,8 @@ class _Pool:
         self.groups = [groups.get(v, v) for v in self.video_ids]
         self.norms = [normalise(t) for t in self.texts]
         lengths = np.array([len(t) for t in self.texts], dtype=np.float64)
-        # Categories are a closed set: their length carries no style, and length bins would pair fixed categories.
-        self.match_style = spec.field != "category"
+        # Off for closed sets (categories): their length carries no style, and length bins would pair fixed values.
+        self.match_style = spec.match_style
         self.edges = (np.unique(np.quantile(lengths, np.linspace(0, 1, N_LENGTH_BINS + 1)[1:-1]))
                       if len(lengths) else np.zeros(0))
         self.buckets: list[dict[tuple, list[int]]] = [defaultdict(list) for _ in MATCH_LEVELS]
@@ -193,6 +196,69 @@ def _question_row(spec: TaskSpec, record: Mapping[str, Any], answer: str, distra
     }
 
 
+Built = dict[str, tuple[Mapping[str, Any], str, list[tuple[str, str]], np.random.Generator]]
+"""video id -> (record, answer text, [(distractor text, its source video id)] * 3, the question's generator)."""
+
+
+def _other_videos_questions(spec: TaskSpec, targets: Sequence[Mapping[str, Any]], pool: Sequence[Mapping[str, Any]],
+                            generic: set[str], groups: Mapping[str, str], embedder: Embedder, seed: int,
+                            task_stats: dict[str, Any]) -> Built:
+    """Distractors.OTHER_VIDEOS: the task's option function applied to irrelevant pool videos (module doc)."""
+    built: Built = {}
+    candidate_pool = _Pool(spec, pool, generic, groups)
+    answers = {r["video_id"]: spec.option(r, generic) for r in targets}
+    vectors = embedder.vectors(candidate_pool.texts)
+    answer_vecs = dict(zip([v for v, a in answers.items() if a is not None],
+                           embedder.vectors([a for a in answers.values() if a is not None]), strict=True))
+    for record in targets:
+        vid = record["video_id"]
+        if answers[vid] is None:
+            task_stats["skipped"][f"no {spec.field}"] += 1
+            continue
+        rng = question_rng(seed, spec.name, vid)
+        forbidden = {normalise(c["text"]) for c in record["comments"]} if spec.exclude_own_comments else set()
+        picked = _pick_distractors(spec, candidate_pool, vectors, answers[vid], answer_vecs[vid], record,
+                                   groups.get(vid, vid), forbidden, rng)
+        if picked is None:
+            task_stats["skipped"]["too few contrasting distractors"] += 1
+            continue
+        indices, level = picked
+        task_stats["match_level"][MATCH_LEVELS[level]] += 1
+        built[vid] = (record, answers[vid],
+                      [(candidate_pool.texts[i], candidate_pool.video_ids[i]) for i in indices], rng)
+    return built
+
+
+def _same_video_ranks_questions(spec: TaskSpec, targets: Sequence[Mapping[str, Any]],
+                                pool: Sequence[Mapping[str, Any]], generic: set[str], groups: Mapping[str, str],
+                                embedder: Embedder, seed: int, task_stats: dict[str, Any]) -> Built:
+    """Distractors.SAME_VIDEO_RANKS: lower-liked comments of the question's own video (mimic_bench.popularity)."""
+    built: Built = {}
+    pop_ranks: list[list[int]] = []
+    match_norms = {t["video_id"]: normalise(match_comment_option(t, generic) or "") for t in targets}
+    form = comment_form_classes(targets, seed)
+    centrality = _balanced_answer_slots(seed, spec.name + "/centrality", [r["video_id"] for r in targets])
+    for record in targets:
+        rng = question_rng(seed, spec.name, record["video_id"])
+        picked = popularity_options(record, rng, form, exclude={match_norms[record["video_id"]]} - {""},
+                                    centrality_target=centrality[record["video_id"]])
+        if picked is None:
+            task_stats["skipped"]["fewer than 4 usable comments"] += 1
+            continue
+        answer, ranked = picked
+        built[record["video_id"]] = (record, answer, [(t, record["video_id"]) for t, _ in ranked], rng)
+        pop_ranks.append([r for _, r in ranked])
+    if pop_ranks:
+        task_stats["distractor_rank_median"] = [float(x) for x in np.median(np.array(pop_ranks), axis=0)]
+    return built
+
+
+DISTRACTOR_RULES = {
+    Distractors.OTHER_VIDEOS: _other_videos_questions,
+    Distractors.SAME_VIDEO_RANKS: _same_video_ranks_questions,
+}
+
+
 def build_task_tables(targets: Sequence[Mapping[str, Any]], pool: Sequence[Mapping[str, Any]], *, embedder: Embedder,
                       seed: int = 0, tasks: Iterable[str] = TASK_NAMES,
                       duplicate_groups: Mapping[str, str] | None = None,
@@ -206,49 +272,11 @@ def build_task_tables(targets: Sequence[Mapping[str, Any]], pool: Sequence[Mappi
     """
     groups = dict(duplicate_groups or {})
     generic = generic_comments(list(pool) + [t for t in targets if t["video_id"] not in {p["video_id"] for p in pool}])
-    match_norms = {t["video_id"]: normalise(option_text(t, "match_comment", generic) or "") for t in targets}
     out: dict[str, pa.Table] = {}
     for name in tasks:
         spec = task_spec(name)
         task_stats = {"questions": 0, "skipped": Counter(), "match_level": Counter()}
-        built: dict[str, tuple[Mapping[str, Any], str, list[tuple[str, str]], np.random.Generator]] = {}
-        pop_ranks: list[list[int]] = []
-        if spec.distractors == "same_video_ranks":
-            form = comment_form_classes(targets, seed)
-            centrality = _balanced_answer_slots(seed, name + "/centrality", [r["video_id"] for r in targets])
-            for record in targets:
-                rng = question_rng(seed, name, record["video_id"])
-                picked = popularity_options(record, rng, form, exclude={match_norms[record["video_id"]]} - {""},
-                                            centrality_target=centrality[record["video_id"]])
-                if picked is None:
-                    task_stats["skipped"]["fewer than 4 usable comments"] += 1
-                    continue
-                answer, ranked = picked
-                built[record["video_id"]] = (record, answer, [(t, record["video_id"]) for t, _ in ranked], rng)
-                pop_ranks.append([r for _, r in ranked])
-        else:
-            candidate_pool = _Pool(spec, pool, generic, groups)
-            answers = {r["video_id"]: option_text(r, spec.field, generic) for r in targets}
-            vectors = embedder.vectors(candidate_pool.texts)
-            answer_vecs = dict(zip([v for v, a in answers.items() if a is not None],
-                                   embedder.vectors([a for a in answers.values() if a is not None]), strict=True))
-            for record in targets:
-                vid = record["video_id"]
-                if answers[vid] is None:
-                    task_stats["skipped"][f"no {spec.field}"] += 1
-                    continue
-                rng = question_rng(seed, name, vid)
-                forbidden = ({normalise(c["text"]) for c in record["comments"]} if spec.field == "match_comment"
-                             else set())
-                picked = _pick_distractors(spec, candidate_pool, vectors, answers[vid], answer_vecs[vid], record,
-                                           groups.get(vid, vid), forbidden, rng)
-                if picked is None:
-                    task_stats["skipped"]["too few contrasting distractors"] += 1
-                    continue
-                indices, level = picked
-                task_stats["match_level"][MATCH_LEVELS[level]] += 1
-                built[vid] = (record, answers[vid],
-                              [(candidate_pool.texts[i], candidate_pool.video_ids[i]) for i in indices], rng)
+        built = DISTRACTOR_RULES[spec.distractors](spec, targets, pool, generic, groups, embedder, seed, task_stats)
         slots = _balanced_answer_slots(seed, name, sorted(built))
         rows = [_question_row(spec, *built[v][:3], slots[v], built[v][3]) for v in sorted(built)]
         rows.sort(key=lambda r: r["question_id"])
@@ -256,8 +284,6 @@ def build_task_tables(targets: Sequence[Mapping[str, Any]], pool: Sequence[Mappi
         task_stats["questions"] = len(rows)
         task_stats["match_level"] = {k: v for k, v in task_stats["match_level"].items() if v}
         task_stats["skipped"] = dict(task_stats["skipped"])
-        if pop_ranks:
-            task_stats["distractor_rank_median"] = [float(x) for x in np.median(np.array(pop_ranks), axis=0)]
         if stats is not None:
             stats[name] = task_stats
     return out

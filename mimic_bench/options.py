@@ -1,9 +1,7 @@
-"""What an option is, per task: the text a video contributes for a field, plus the style features used for matching.
+"""The text machinery behind options: normalisation, the style features used for matching, and comment rules.
 
-Every "other_videos" task has one extractor that maps a video record to its option text (or None: the video has no
-such field and gets no question of that task, e.g. TikTok videos have no tags in yt-dlp, so no `cam_tag`). The answer
-is the extractor applied to the question's video; each distractor is the same extractor applied to an irrelevant
-video. So answer and distractors come from one distribution, and what distinguishes them is the video.
+Which text a video contributes to a task is the task's own `option` function (mimic_bench.tasks.TaskSpec); the ones
+that need more than a record field live here (`match_comment`, which needs `generic_comments`).
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ from typing import Any
 
 from mimic_data.select import normalise_title
 
-MAX_TAGS = 8  # real tag lists can run to dozens; the first ones are the creator's own choice
 GENERIC_COMMENT_SHARE = 0.05  # a comment text found under >= 5 % of videos ("first", "lol") belongs to no one video
 GENERIC_SCAN_DEPTH = 100  # comments per video looked at when counting how common a text is
 
@@ -56,23 +53,3 @@ def match_comment(record: Mapping[str, Any], generic: set[str]) -> str | None:
             return comment["text"]
     return None
 
-
-def option_text(record: Mapping[str, Any], field: str, generic: set[str] | None = None) -> str | None:
-    """The option a video contributes to a task whose options come from `field`; None when it has none."""
-    if field == "title":
-        text = record["title"].strip()
-    elif field == "description":
-        text = record["description"].strip()
-    elif field == "tags":
-        text = ", ".join(t.strip() for t in record["tags"][:MAX_TAGS] if t.strip())
-    elif field == "topics":
-        text = " ".join("#" + t.strip().lstrip("#") for t in record["topics"] if t.strip().lstrip("#"))
-    elif field == "category":
-        text = record["category"].strip()
-    elif field == "match_comment":
-        if generic is None:
-            raise ValueError("match_comment options need the set of generic comments")
-        text = (match_comment(record, generic) or "").strip()
-    else:
-        raise ValueError(f"no option extractor for field {field!r}")
-    return text or None

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from mimic_data.cards import markdown_table, render_card
+from mimic_cards import markdown_table, render_card, size_category
 from mimic_data.io import atomic_write_bytes, atomic_write_text
 
 from .audit import AUDIT_FILE, audit_table
@@ -19,13 +19,6 @@ from .tasks import COMMENT_GENERATION, PROMPT_VERSION, TASK_NAMES, TASKS_BY_NAME
 from .writer import BUILD_STATS
 
 CONFIGS = (*TASK_NAMES, COMMENT_GENERATION, "videos")
-
-
-def _size_category(n: int) -> str:
-    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K")):
-        if n < limit:
-            return name
-    return "100K<n<1M"
 
 
 def release(bench_dir: str | Path, out_dir: str | Path, source: str = "synthetic world") -> Path:
@@ -43,7 +36,7 @@ def release(bench_dir: str | Path, out_dir: str | Path, source: str = "synthetic
     counts = {c: pq.read_metadata(out / f"{c}.parquet").num_rows for c in CONFIGS}
     context = {
         "source": source, "seed": stats["seed"], "embedder": stats["embedder"], "prompt_version": PROMPT_VERSION,
-        "n_videos": counts["videos"], "size_category": _size_category(sum(counts[t] for t in TASK_NAMES)),
+        "n_videos": counts["videos"], "size_category": size_category(sum(counts[t] for t in TASK_NAMES)),
         "configs": CONFIGS,
         "counts_table": markdown_table(
             ["config", "paper column", "axis", "rows"],

@@ -6,7 +6,7 @@ One `extract_info(url, download=False)` per URL with `getcomments=True` and YouT
 
 Files under `out_dir`:
 - `ledger.jsonl`: append-only, one row per attempt (url, attempt, status, transient, error_class, message, video_id,
-  time_utc, yt_dlp_version). Statuses come from `mimic_data.ytdlp_errors`, plus `invalid_record` when the info
+  time_utc, yt_dlp_version). Statuses come from `mimic_data.hydrate.ytdlp_errors`, plus `invalid_record` when the info
   dict does not make a valid record (permanent).
 - `records.jsonl`: validated records, appended before their ledger row, so a kill never marks a URL done without
   its record (a re-crawl may repeat a record; the last copy wins).
@@ -33,10 +33,10 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from mimic_data.io import append_jsonl, read_jsonl, write_parquet
+from mimic_data.hydrate.ytdlp_errors import BLOCK_STATUSES, YtDlpLogger, classify_ytdlp_error, is_settled, root_cause
+from mimic_data.io import JsonlLedger, write_parquet
 from mimic_data.normalize import normalize_info
 from mimic_data.schema import VideoRecord, records_to_table, validate_batch
-from mimic_data.ytdlp_errors import BLOCK_STATUSES, YtDlpLogger, classify_ytdlp_error, is_settled, root_cause
 
 LEDGER_NAME = "ledger.jsonl"
 RECORDS_NAME = "records.jsonl"
@@ -80,7 +80,7 @@ def _ytdlp_version() -> str:
 
 def latest_attempts(ledger_path: Path) -> dict[str, dict[str, Any]]:
     """The latest ledger row per URL (rows are appended in time order)."""
-    return {row["url"]: row for row in read_jsonl(ledger_path) if "url" in row}
+    return JsonlLedger(ledger_path).latest(key=lambda row: row.get("url"))
 
 
 def _record_json(record: VideoRecord) -> dict[str, Any]:
@@ -101,11 +101,12 @@ def crawl(urls: Iterable[str], out_dir: str | Path, *, max_comments: int = 100, 
     from tqdm.auto import tqdm
 
     out_dir = Path(out_dir)
-    ledger_path, records_path = out_dir / LEDGER_NAME, out_dir / RECORDS_NAME
+    ledger_path = out_dir / LEDGER_NAME
+    ledger, records = JsonlLedger(ledger_path), JsonlLedger(out_dir / RECORDS_NAME)
     snapshot_date = snapshot_date or dt.datetime.now(dt.UTC).date()
     urls = _dedupe_urls(urls)
     latest = latest_attempts(ledger_path)
-    attempts_so_far = Counter(row["url"] for row in read_jsonl(ledger_path) if "url" in row)
+    attempts_so_far = Counter(row["url"] for row in ledger if "url" in row)
     todo = [u for u in urls if not is_settled(latest.get(u))]
     statuses: Counter[str] = Counter()
     consecutive_blocks, stopped_early = 0, False
@@ -115,10 +116,10 @@ def crawl(urls: Iterable[str], out_dir: str | Path, *, max_comments: int = 100, 
         for i, url in enumerate(tqdm(todo, desc="crawl", unit="url", disable=None)):
             if i and sleep > 0:
                 time.sleep(sleep)
-            row = _attempt(ydl, url, snapshot_date, records_path)
+            row = _attempt(ydl, url, snapshot_date, records)
             row.update(attempt=attempts_so_far[url] + 1, yt_dlp_version=version,
                        time_utc=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
-            append_jsonl(ledger_path, row)
+            ledger.append(row)
             statuses[row["status"]] += 1
             consecutive_blocks = consecutive_blocks + 1 if row["status"] in BLOCK_STATUSES else 0
             if max_consecutive_blocks and consecutive_blocks >= max_consecutive_blocks:
@@ -132,7 +133,7 @@ def crawl(urls: Iterable[str], out_dir: str | Path, *, max_comments: int = 100, 
             "records": n_records, "parquet": str(parquet_path)}
 
 
-def _attempt(ydl, url: str, snapshot_date: dt.date, records_path: Path) -> dict[str, Any]:
+def _attempt(ydl, url: str, snapshot_date: dt.date, records: JsonlLedger) -> dict[str, Any]:
     """One extract + normalise; appends the record on success and returns the ledger row (without bookkeeping)."""
     try:
         info = ydl.extract_info(url, download=False)
@@ -147,7 +148,7 @@ def _attempt(ydl, url: str, snapshot_date: dt.date, records_path: Path) -> dict[
     except Exception as exc:  # a malformed info dict is this URL's permanent failure, not the run's
         return {"url": url, "status": "invalid_record", "transient": False, "error_class": type(exc).__name__,
                 "message": str(exc)[:_MAX_MESSAGE_CHARS], "video_id": (info or {}).get("id")}
-    append_jsonl(records_path, _record_json(record))
+    records.append(_record_json(record))
     return {"url": url, "status": "ok", "transient": False, "error_class": None, "message": "",
             "video_id": record.video_id}
 
@@ -155,7 +156,8 @@ def _attempt(ydl, url: str, snapshot_date: dt.date, records_path: Path) -> dict[
 def finalize(out_dir: str | Path) -> tuple[Path, int]:
     """Write records.parquet from records.jsonl: last copy of each video wins, sorted by video_id."""
     out_dir = Path(out_dir)
-    latest_by_id = {row.get("video_id"): row for row in read_jsonl(out_dir / RECORDS_NAME)}
+    # keyed by repr so that a row without a video_id still reaches validation, which names it
+    latest_by_id = JsonlLedger(out_dir / RECORDS_NAME).latest(key=lambda row: repr(row.get("video_id")))
     records, errors = validate_batch(latest_by_id.values())
     if errors:
         listed = "; ".join(str(e) for e in errors[:5])

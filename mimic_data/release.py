@@ -11,7 +11,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .cards import markdown_table, render_card
+from mimic_cards import markdown_table, render_card, size_category
+
 from .io import atomic_write_text, write_parquet
 from .select import check_no_overlap
 
@@ -32,13 +33,6 @@ def comments_table(records: pa.Table) -> pa.Table:
     })
 
 
-def _size_category(n: int) -> str:
-    for limit, name in ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M")):
-        if n < limit:
-            return name
-    return "1M<n<10M"
-
-
 def release(records: pa.Table, splits: pa.Table, out_dir: str | Path, source: str = "synthetic world") -> Path:
     records = records.sort_by("video_id")
     splits = splits.sort_by("video_id")
@@ -56,7 +50,7 @@ def release(records: pa.Table, splits: pa.Table, out_dir: str | Path, source: st
         "source": source,
         "n_videos": len(videos),
         "n_comments": len(comments),
-        "size_category": _size_category(len(videos)),
+        "size_category": size_category(len(videos)),
         "snapshot_dates": sorted({d.isoformat() for d in videos["snapshot_date"].to_pylist()}),
         "split_name": SPLIT_NAME,
         "configs": CONFIGS,

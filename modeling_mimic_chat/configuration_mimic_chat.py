@@ -85,21 +85,92 @@ PRESETS = {
 @strict
 class MimicChatConfig(PreTrainedConfig):
     r"""
-    Configuration of [`MimicChatForConditionalGeneration`].
+    Configuration of [`MimicChatForConditionalGeneration`]: a TimeSformer vision tower shared by a spatial and a
+    temporal branch, one two-layer projector per branch, a fusion step and a Llama-family language model. The defaults
+    give a TimeSformer-base tower (224 x 224, 8 frames) and transformers' default `LlamaConfig`; the sizes of the paper
+    and of the CPU-sized test model are the presets of [`~MimicChatConfig.from_preset`] (`"paper"`, `"tiny"`).
 
-    vision_config: TimeSformer config of the frozen vision tower shared by both branches. Its `num_frames` must equal
-        `spatial_num_frames` (TimeSformer layers are bound to it); the temporal branch runs its frames in clips of that size.
-    text_config: config of any Llama-family decoder (built with `AutoModel.from_config`).
-    video_token_id / vid_start_token_id / vid_sep_token_id: ids of `<|video_pad|>`, `[VID]` and `[SEP]`.
-    spatial_num_frames: frames seen by the spatial branch (8 in the paper).
-    temporal_num_frames: frames seen by the temporal branch; a multiple of `spatial_num_frames`.
-    spatial_pool_grid: the spatial branch averages its patch grid over time, then pools it to `grid x grid` tokens.
-    temporal_pool: "frame_mean" = one token per temporal frame (mean over that frame's patches).
-    fusion_mode: "token_gate" (visual tokens scaled by 2*sigmoid(gate) and written into the `<|video_pad|>` slots) or
-        "xattn_gate" (Flamingo-style tanh-gated cross-attention before every `cross_attn_every_n_layers`-th decoder layer;
-        the prompt then holds only `[VID][SEP]`).
-    gate_init: initial gate logit; 0 gives a token-gate scale of 1 and a cross-attention gate of tanh(0) = 0.
-    freeze_vision / freeze_language_model: parameters set to `requires_grad=False` when the model is built.
+    Configuration objects inherit from [`PreTrainedConfig`]; read its documentation for the arguments shared by every
+    config (e.g. `output_hidden_states`).
+
+    Args:
+        text_config (`Union[PreTrainedConfig, dict]`, *optional*, defaults to `LlamaConfig()`):
+            Config of the language model, any Llama-family decoder (built with `AutoModel.from_config`); a dict is
+            read as a `"llama"` config unless it names another `model_type`.
+        vision_config (`Union[PreTrainedConfig, dict]`, *optional*, defaults to `TimesformerConfig()`):
+            Config of the vision tower shared by both branches (built with `AutoModel.from_config`; a dict is read as a
+            `"timesformer"` config). Its `num_frames` must equal `spatial_num_frames`: TimeSformer layers are bound
+            to their frame count, so the temporal branch runs its frames in clips of that size.
+        video_token_id (`int`, *optional*, defaults to 5):
+            Id of `<|video_pad|>`, the slots the visual tokens are written into (`"token_gate"` fusion).
+        vid_start_token_id (`int`, *optional*, defaults to 3):
+            Id of `[VID]`, the token that opens the video span.
+        vid_sep_token_id (`int`, *optional*, defaults to 4):
+            Id of `[SEP]`, the token that closes the video span.
+        spatial_num_frames (`int`, *optional*, defaults to 8):
+            Frames seen by the spatial branch (8 in the paper); must equal `vision_config.num_frames`.
+        temporal_num_frames (`int`, *optional*, defaults to 32):
+            Frames seen by the temporal branch; a multiple of `spatial_num_frames`.
+        spatial_pool_grid (`int`, *optional*, defaults to 7):
+            The spatial branch averages its patch grid over time, then pools it to `spatial_pool_grid` x
+            `spatial_pool_grid` tokens; between 1 and the tower's patch grid (`image_size // patch_size`).
+        temporal_pool (`str`, *optional*, defaults to `"frame_mean"`):
+            How the temporal branch pools a frame; `"frame_mean"` (the only value) gives one token per temporal
+            frame, the mean over that frame's patches.
+        projector_hidden_act (`str`, *optional*, defaults to `"gelu"`):
+            Activation between the two linear layers of each projector (a key of `transformers.activations.ACT2FN`).
+        fusion_mode (`str`, *optional*, defaults to `"token_gate"`):
+            How visual tokens reach the language model. `"token_gate"`: each branch's tokens are scaled by
+            2 * sigmoid(gate) and written into the `<|video_pad|>` slots between `[VID]` and `[SEP]`. `"xattn_gate"`:
+            Flamingo-style tanh-gated cross-attention before every `cross_attn_every_n_layers`-th decoder layer; the
+            prompt then holds only `[VID][SEP]`.
+        gate_init (`float`, *optional*, defaults to 0.0):
+            Initial gate logit; 0 gives a token-gate scale of 1 and a cross-attention gate of tanh(0) = 0.
+        cross_attn_every_n_layers (`int`, *optional*, defaults to 4):
+            With `"xattn_gate"`, a gated cross-attention block runs before decoder layers 0, n, 2n, ...; unused
+            with `"token_gate"`.
+        freeze_vision (`bool`, *optional*, defaults to `True`):
+            Set the vision tower's parameters to `requires_grad=False` when the model is built or loaded.
+        freeze_language_model (`bool`, *optional*, defaults to `True`):
+            Set the language model's and `lm_head`'s parameters to `requires_grad=False` when the model is built or
+            loaded (projectors, gates and cross-attention blocks always train).
+        tie_word_embeddings (`bool`, *optional*, defaults to `False`):
+            Whether `lm_head` shares its weight with the language model's input embeddings.
+        initializer_range (`float`, *optional*, defaults to 0.02):
+            Standard deviation of the normal initialiser for the weights MIMIC-Chat adds itself (`lm_head`,
+            cross-attention blocks); the projectors keep PyTorch's default init, and the vision tower and language
+            model use their own configs' `initializer_range`.
+
+    Example:
+
+    ```python
+    >>> from transformers import LlamaConfig, TimesformerConfig
+
+    >>> from modeling_mimic_chat.configuration_mimic_chat import MimicChatConfig
+    >>> from modeling_mimic_chat.modeling_mimic_chat import MimicChatForConditionalGeneration
+
+    >>> # A small TimeSformer tower (32 x 32 frames, 8 frames per clip) and a small Llama decoder
+    >>> vision_config = TimesformerConfig(image_size=32, patch_size=8, num_frames=8, hidden_size=64,
+    ...                                   num_hidden_layers=2, num_attention_heads=4, intermediate_size=128)
+    >>> text_config = LlamaConfig(vocab_size=4000, hidden_size=128, intermediate_size=256, num_hidden_layers=4,
+    ...                           num_attention_heads=8, num_key_value_heads=4)
+
+    >>> # Initializing a MIMIC-Chat configuration: 2 x 2 spatial tokens + 16 temporal tokens
+    >>> configuration = MimicChatConfig(vision_config=vision_config, text_config=text_config,
+    ...                                 temporal_num_frames=16, spatial_pool_grid=2)
+    >>> configuration.num_video_tokens
+    20
+
+    >>> # Initializing a model (with random weights) from the configuration
+    >>> model = MimicChatForConditionalGeneration(configuration)
+
+    >>> # Accessing the model configuration
+    >>> configuration = model.config
+
+    >>> # The same sizes from the `tiny` preset; `from_preset("paper")` gives the paper's
+    >>> MimicChatConfig.from_preset("tiny").num_video_tokens
+    20
+    ```
     """
 
     model_type = "mimic_chat"

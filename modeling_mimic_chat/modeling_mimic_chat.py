@@ -16,6 +16,7 @@ from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
 from .configuration_mimic_chat import MimicChatConfig
+from .frames_mimic_chat import segment_centres
 
 
 @dataclass
@@ -219,8 +220,7 @@ class MimicChatModel(MimicChatPreTrainedModel):
                 f"pixel_values_videos has {pixel_values_videos.shape[1]} frames; config wants {num_temporal}"
             )
         if pixel_values_spatial is None:
-            centres = [((2 * i + 1) * num_temporal) // (2 * clip_len) for i in range(clip_len)]
-            pixel_values_spatial = pixel_values_videos[:, centres]
+            pixel_values_spatial = pixel_values_videos[:, segment_centres(num_temporal, clip_len)]
         spatial = self._encode_clips(pixel_values_spatial.to(tower_dtype)).mean(dim=2)  # mean over time
         grid = config.vision_config.image_size // config.vision_config.patch_size
         spatial = spatial.transpose(1, 2).reshape(batch, -1, grid, grid)

@@ -8,12 +8,68 @@ from transformers.processing_utils import ProcessorMixin
 
 
 class MimicChatProcessor(ProcessorMixin):
-    """`processor(text=..., videos=...)` -> input_ids, attention_mask, pixel_values_spatial, pixel_values_videos.
+    r"""
+    `processor(text=..., videos=...)` -> input_ids, attention_mask, pixel_values_spatial, pixel_values_videos.
 
     `text` is a string or a list of strings (chat-templated or plain). Each text that comes with a video holds exactly one
     `<|video_pad|>` placeholder (the chat template renders a `{"type": "video"}` item as one); it becomes
     `[VID]` + `<|video_pad|>` x `num_video_tokens` + `[SEP]`. `videos` is None (text-only batch) or a list with one video
     per text. Padding follows `padding_side` (default: the tokenizer's, left for `build_tokenizer`).
+
+    Args:
+        video_processor ([`MimicChatVideoProcessor`], *optional*):
+            Turns each video into the spatial and temporal frame tensors; its frame counts and `size` must match the
+            model's config (`spatial_num_frames`, `temporal_num_frames`, `vision_config.image_size`).
+        tokenizer ([`PreTrainedTokenizerBase`], *optional*):
+            Tokenizer holding the special tokens `<|video_pad|>`, `[VID]`, `[SEP]`, `<|im_start|>` and `<|im_end|>`.
+        chat_template (`str`, *optional*):
+            Jinja chat template (`chat_template.jinja`: ChatML, `{"type": "video"}` rendered as one `<|video_pad|>`);
+            needed for `apply_chat_template`, not for calling the processor on ready-made text.
+        num_video_tokens (`int`, *optional*, defaults to 20):
+            `<|video_pad|>` slots each placeholder expands to; must equal the model's `config.num_video_tokens`
+            (all spatial + temporal tokens with `"token_gate"` fusion, 0 with `"xattn_gate"`).
+        video_token (`str`, *optional*, defaults to `"<|video_pad|>"`):
+            The per-video placeholder in the text, repeated `num_video_tokens` times in the expansion.
+        vid_start_token (`str`, *optional*, defaults to `"[VID]"`):
+            The token written before the video slots.
+        vid_sep_token (`str`, *optional*, defaults to `"[SEP]"`):
+            The token written after the video slots.
+        **kwargs:
+            Passed on to [`ProcessorMixin`].
+
+    Example:
+
+    ```python
+    >>> import torch
+    >>> from mimic_train.tokenizer import build_tokenizer  # or the tokenizer saved with a MIMIC-Chat model
+
+    >>> from modeling_mimic_chat.configuration_mimic_chat import MimicChatConfig
+    >>> from modeling_mimic_chat.modeling_mimic_chat import MimicChatForConditionalGeneration
+    >>> from modeling_mimic_chat.processing_mimic_chat import MimicChatProcessor
+    >>> from modeling_mimic_chat.video_processing_mimic_chat import MimicChatVideoProcessor
+
+    >>> tokenizer = build_tokenizer(["a red ball rolls across the floor", "what a goal"], vocab_size=300)
+    >>> config = MimicChatConfig.from_preset("tiny", tokenizer=tokenizer)
+
+    >>> # Frame counts, frame size and video-token count follow the model's config
+    >>> side = config.vision_config.image_size
+    >>> video_processor = MimicChatVideoProcessor(size={"height": side, "width": side},
+    ...                                           spatial_num_frames=config.spatial_num_frames,
+    ...                                           temporal_num_frames=config.temporal_num_frames)
+    >>> processor = MimicChatProcessor(video_processor=video_processor, tokenizer=tokenizer,
+    ...                                num_video_tokens=config.num_video_tokens)
+
+    >>> clip = torch.randint(0, 256, (40, 48, 64, 3), dtype=torch.uint8)  # 40 decoded frames of 48 x 64
+    >>> batch = processor(text=["<|video_pad|>What happens in the video?"], videos=[clip])
+    >>> int((batch["input_ids"] == config.video_token_id).sum())
+    20
+    >>> batch["pixel_values_spatial"].shape, batch["pixel_values_videos"].shape
+    (torch.Size([1, 8, 3, 32, 32]), torch.Size([1, 16, 3, 32, 32]))
+
+    >>> model = MimicChatForConditionalGeneration(config)
+    >>> model(**batch).logits.shape[-1] == len(tokenizer)
+    True
+    ```
     """
 
     def __init__(

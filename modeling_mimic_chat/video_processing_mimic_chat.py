@@ -1,7 +1,7 @@
 """MIMIC-Chat video processor: 8 spatial + T temporal frames, resized and normalised for the TimeSformer tower.
 
-Remote code: imports only torch/numpy/transformers. The frame-index rule is a copy of the project's sampler rule
-(mimic_data), because remote code cannot import the project; a project test asserts that both agree.
+Remote code: imports only torch/numpy/transformers and its sibling files; the frame-index rule is the one in
+`frames_mimic_chat.py`, the sampler the rest of the project uses too.
 """
 
 import numpy as np
@@ -12,12 +12,7 @@ from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from transformers.processing_utils import VideosKwargs
 from transformers.video_processing_utils import BaseVideoProcessor
 
-
-def segment_centre_indices(num_decoded: int, num_wanted: int) -> list[int]:
-    """Frame indices at segment centres: floor((i + 0.5) * n / k) for i in 0..k-1 (integer arithmetic, exact)."""
-    if num_decoded < 1 or num_wanted < 1:
-        raise ValueError(f"need at least one decoded and one wanted frame, got n={num_decoded}, k={num_wanted}")
-    return [((2 * i + 1) * num_decoded) // (2 * num_wanted) for i in range(num_wanted)]
+from .frames_mimic_chat import segment_centres
 
 
 class MimicChatVideosKwargs(VideosKwargs, total=False):
@@ -26,11 +21,58 @@ class MimicChatVideosKwargs(VideosKwargs, total=False):
 
 
 class MimicChatVideoProcessor(BaseVideoProcessor):
-    """Turns each video into `pixel_values_spatial` (B, 8, 3, H, W) and `pixel_values_videos` (B, T, 3, H, W).
+    r"""
+    Turns each video into `pixel_values_spatial` (B, 8, 3, H, W) and `pixel_values_videos` (B, T, 3, H, W).
 
     A video is either pre-sampled frames `{"spatial": uint8 [8,H,W,3], "temporal": uint8 [T,H,W,3]}` (numpy or torch),
     as the project's sampler yields, or a full uint8 clip [n,H,W,3] from which both frame sets are picked with
-    `segment_centre_indices`. Frames are resized (bilinear, antialiased) to `size`, scaled to [0, 1] and normalised.
+    `frames_mimic_chat.segment_centres`. Frames are resized (bilinear, antialiased) to `size`, scaled to [0, 1] and normalised.
+
+    Args:
+        size (`dict[str, int]`, *optional*, defaults to `{"height": 224, "width": 224}`):
+            Frame size after resizing; the vision tower's `image_size` on both sides.
+        do_resize (`bool`, *optional*, defaults to `True`):
+            Whether to resize frames to `size` (bilinear, antialiased, no crop: the aspect ratio is not kept).
+        do_rescale (`bool`, *optional*, defaults to `True`):
+            Whether to multiply the uint8 pixel values by `rescale_factor`.
+        rescale_factor (`float`, *optional*, defaults to `1 / 255`):
+            The scale applied when `do_rescale` is set, mapping pixel values to [0, 1].
+        do_normalize (`bool`, *optional*, defaults to `True`):
+            Whether to normalise each channel with `image_mean` and `image_std`.
+        image_mean (`list[float]`, *optional*, defaults to `IMAGENET_DEFAULT_MEAN`):
+            Per-channel mean subtracted when normalising.
+        image_std (`list[float]`, *optional*, defaults to `IMAGENET_DEFAULT_STD`):
+            Per-channel standard deviation divided by when normalising.
+        spatial_num_frames (`int`, *optional*, defaults to 8):
+            Frames of the spatial branch (`pixel_values_spatial`); the model config's `spatial_num_frames`.
+        temporal_num_frames (`int`, *optional*, defaults to 32):
+            Frames of the temporal branch (`pixel_values_videos`); the model config's `temporal_num_frames`.
+
+    Both frame counts can also be passed per call. Other `VideosKwargs` (e.g. `do_sample_frames`) are accepted and
+    stored but not used: which frames are kept depends only on the input form (pre-sampled or full clip).
+
+    Example:
+
+    ```python
+    >>> import numpy as np
+
+    >>> from modeling_mimic_chat.video_processing_mimic_chat import MimicChatVideoProcessor
+
+    >>> # The `tiny` preset's tower: 32 x 32 frames, 8 spatial + 16 temporal frames
+    >>> video_processor = MimicChatVideoProcessor(size={"height": 32, "width": 32}, spatial_num_frames=8,
+    ...                                           temporal_num_frames=16)
+
+    >>> # A full decoded clip: both frame sets are picked at segment centres
+    >>> clip = np.zeros((50, 48, 64, 3), dtype=np.uint8)
+    >>> out = video_processor([clip])
+    >>> out["pixel_values_spatial"].shape, out["pixel_values_videos"].shape
+    (torch.Size([1, 8, 3, 32, 32]), torch.Size([1, 16, 3, 32, 32]))
+
+    >>> # Pre-sampled frames pass through unchanged in number
+    >>> out = video_processor([{"spatial": clip[:8], "temporal": clip[:16]}])
+    >>> out["pixel_values_videos"].shape
+    torch.Size([1, 16, 3, 32, 32])
+    ```
     """
 
     image_mean = IMAGENET_DEFAULT_MEAN
@@ -77,8 +119,8 @@ class MimicChatVideoProcessor(BaseVideoProcessor):
         clip = _as_uint8_frames(video, index, "clip")
         num_decoded = clip.shape[0]
         return (
-            clip[segment_centre_indices(num_decoded, spatial_k)],
-            clip[segment_centre_indices(num_decoded, temporal_k)],
+            clip[segment_centres(num_decoded, spatial_k)],
+            clip[segment_centres(num_decoded, temporal_k)],
         )
 
     def _normalise(self, frames: torch.Tensor) -> torch.Tensor:
@@ -113,4 +155,4 @@ def _as_uint8_frames(frames, index: int, name: str) -> torch.Tensor:
     return tensor
 
 
-__all__ = ["MimicChatVideoProcessor", "segment_centre_indices"]
+__all__ = ["MimicChatVideoProcessor"]

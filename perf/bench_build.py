@@ -34,7 +34,7 @@ def main() -> None:
 
     import pyarrow.parquet as pq
 
-    from mimic_data.cards import markdown_table
+    from mimic_cards import markdown_table
     from mimic_data.io import atomic_write_json, write_parquet
     from mimic_data.select import SelectionConfig, select_splits
     from mimic_data.synth import synthesize

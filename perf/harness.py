@@ -16,9 +16,9 @@ from mimic_bench.tasks import TASK_NAMES
 from mimic_data.io import atomic_write_json
 from mimic_eval.adapters.base import McqRequest
 from mimic_eval.adapters.registry import build_adapter
-from mimic_eval.bench_io import group_by_video, load_task_rows, video_path
-from mimic_eval.frames import decode_one
-from mimic_eval.runner import RunOptions, run_eval
+from mimic_eval.harness.bench_io import group_by_video, load_task_rows, video_path
+from mimic_eval.harness.decode import decode_one
+from mimic_eval.harness.runner import RunOptions, run_eval
 
 
 def tiny_mimic_chat(folder: Path) -> str:

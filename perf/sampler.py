@@ -33,7 +33,7 @@ DECORD_PYTHON = Path(".cache/decord-venv/bin/python")
 
 
 def _targets(n: int) -> tuple[list[int], list[int]]:
-    from mimic_data.sampler import segment_centres
+    from modeling_mimic_chat.frames_mimic_chat import segment_centres
 
     return segment_centres(n, 8), segment_centres(n, 32)
 
@@ -42,7 +42,7 @@ def _pyav_full_then_pick(clip: str, threads: int, eight_only: bool):
     """The lmms-eval PyAV path: decode every frame, keep the sampled ones (converted; the rest are dropped)."""
     import av
 
-    from mimic_data.sampler import INTERPOLATION
+    from modeling_mimic_chat.frames_mimic_chat import INTERPOLATION
 
     with av.open(clip) as container:
         stream = container.streams.video[0]
@@ -71,7 +71,7 @@ def _ffmpeg(clip: str, threads: int, keyframes_only: bool):
 
 
 def _method(name: str, threads: int):
-    from mimic_data.sampler import sample_frames
+    from modeling_mimic_chat.frames_mimic_chat import sample_frames
 
     table = {
         "mimic_exact": lambda c: sample_frames(c, size=SIZE, threads=threads),
@@ -192,7 +192,7 @@ def correctness(clip: Path) -> dict:
     """The sampler's 40 frames vs PyAV decode-everything (identical?) and torchcodec exact (mean |diff|)."""
     import numpy as np
 
-    from mimic_data.sampler import sample_frames
+    from modeling_mimic_chat.frames_mimic_chat import sample_frames
 
     ours = sample_frames(clip, size=SIZE)
     union = sorted(set(ours.spatial_indices) | set(ours.temporal_indices))

@@ -8,10 +8,9 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from mimic_data.io import atomic_write_json
-from mimic_eval.study.demo import SIMULATED_MODEL_LATENTS
 from mimic_eval.study.loadtest import load_test
 from mimic_eval.study.sheet import build_sheet
-from mimic_eval.study.simulate import make_fixture_bench, simulate_generations
+from mimic_eval.study.simulate import SIMULATED_MODEL_LATENTS, make_fixture_bench, simulate_generations
 
 
 def main(argv=None) -> int:

@@ -12,14 +12,13 @@ import argparse
 import multiprocessing
 import platform
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-VARIANTS = {
-    "lora (paper recipe)": ["lora.enabled=true"],
-    "full LM (demo)": ["lora.enabled=false", "model.freeze_language_model=false"],
+VARIANTS = {  # `mimic train sft` flags over the tiny run of mimic_train.smoke
+    "lora (paper recipe)": ["--use_peft", "true"],
+    "full LM (demo)": ["--use_peft", "false", "--freeze_language_model", "false"],
 }
 
 
@@ -32,17 +31,16 @@ def peak_rss_mb() -> float:
 
 
 def measure(name: str, steps: int, batch_size: int, queue) -> None:
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
     from datasets import Dataset
-    from train_helpers import RandomFrames, sft_rows, tiny_run_config
 
     from mimic_train.sft import build_trainer
+    from mimic_train.smoke import RandomFrames, smoke_rows, tiny_recipe
 
     with tempfile.TemporaryDirectory() as tmp:
-        config = tiny_run_config(Path(tmp), *VARIANTS[name], f"training.max_steps={steps}",
-                                 f"training.per_device_train_batch_size={batch_size}", "model.vocab_size=2000",
-                                 "training.logging_steps=1000000", "training.disable_tqdm=true")  # only the table prints
-        trainer = build_trainer(config, Dataset.from_list(sft_rows(steps * batch_size)), RandomFrames())
+        recipe = tiny_recipe(Path(tmp), *VARIANTS[name], "--max_steps", str(steps), "--per_device_train_batch_size",
+                             str(batch_size), "--vocab_size", "2000", "--logging_steps", "1000000",
+                             "--disable_tqdm", "true")  # only the table prints
+        trainer = build_trainer(recipe, Dataset.from_list(smoke_rows(steps * batch_size)), RandomFrames())
         started = time.perf_counter()
         metrics = trainer.train().metrics
         wall = time.perf_counter() - started

@@ -1,14 +1,15 @@
 """Try a training curriculum on the demo's data and score the bench at chosen steps (the #6 study in train/README.md).
 
-Needs a finished `make demo` (its world, rendered videos and bench). Each run builds its own SFT data with the given
-warm-up blocks, trains the demo config, and appends one JSON line per evaluation to `<out>/evals.jsonl`: bench accuracy
-by letter likelihood with the video, with blank frames, and with the gold option's words in the video slot ("text", the
-warm-up's format: does the LM point at the matching option at all?).
+Needs a finished `make demo` (its world, rendered videos and bench). Each run builds its own SFT data and trains, both
+as the demo config (train/configs/demo_tiny.yaml) says unless `mimic train sft` flags after OUT say otherwise (e.g.
+`--warmup …`, `--epochs 2`, `--max_steps 1200`), and appends one JSON line per evaluation to `<out>/evals.jsonl`:
+bench accuracy by letter likelihood with the video, with blank frames, and with the gold option's words in the video
+slot ("text", the warm-up's format: does the LM point at the matching option at all?).
 
   .venv/bin/python scripts/curriculum_probe.py runs/probe/demo \
       --warmup cam_cat:6400:1.0 cam_cat:6400:0.5 cam_cat,cam_topic,cam_tag:6400:0 --eval-at 800,1200,2000
 
-Evaluation pauses count against `max_train_minutes`, so the probe lifts that cap (`--minutes`).
+Evaluation pauses count against `max_train_minutes`, so the probe lifts that cap to 60 (`--max_train_minutes M`).
 """
 
 from __future__ import annotations
@@ -28,14 +29,11 @@ from mimic_data.io import append_jsonl
 from mimic_data.render import video_relpath
 from mimic_eval.adapters.base import McqRequest, letter_token_ids
 from mimic_eval.adapters.hf_vlm import MimicChatAdapter
-from mimic_eval.bench_io import load_task_rows
-from mimic_eval.frames import condition_frames
-from mimic_train.cli import parse_warmup_block
+from mimic_eval.harness.bench_io import load_task_rows
+from mimic_eval.harness.decode import condition_frames
 from mimic_train.collator import IGNORE_INDEX, SFTCollator
-from mimic_train.config import load_config
-from mimic_train.demo import DEMO_CONFIG, DEMO_ROTATIONS, DEMO_VIDEOS
 from mimic_train.frames import VideoFrameLoader
-from mimic_train.sft import build_trainer
+from mimic_train.sft import DEMO_CONFIG, build_trainer, parse_recipe
 from mimic_train.sft_data import build_sft_data
 
 BATCH = 32
@@ -82,24 +80,21 @@ def evaluate(model, processor, questions: list[dict], videos_root: Path, collato
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     allow_abbrev=False)
     parser.add_argument("out", type=Path)
     parser.add_argument("--demo", type=Path, default=Path("runs/demo"))
-    parser.add_argument("--warmup", nargs="*", default=[], type=parse_warmup_block, help="TASKS:ROWS[:SHARE] blocks")
-    parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--eval-at", default="", help="comma-separated steps; the end of training is always scored")
-    parser.add_argument("--minutes", type=float, default=60)
-    parser.add_argument("--set", action="append", default=[], help="config override, e.g. training.max_steps=1200")
-    args = parser.parse_args()
+    parser.add_argument("--config", default=str(DEMO_CONFIG), help="training config (data options included)")
+    args, recipe_flags = parser.parse_known_args()  # the rest: `mimic train sft` flags, e.g. --warmup, --max_steps
 
-    sft_dir = args.out / "sft"
-    build_sft_data(args.demo / "world", args.demo / "train" / "videos", sft_dir, bench_dir=args.demo / "bench" / "MIMIC-Bench",
-                   max_videos=DEMO_VIDEOS, rotations=DEMO_ROTATIONS, comment_targets=1, warmup=args.warmup,
-                   epochs=args.epochs)
-    config = load_config(DEMO_CONFIG, overrides=[f"max_train_minutes={args.minutes}", "training.save_steps=100000",
-                                                 *args.set], sft_data=str(sft_dir), out_dir=str(args.out / "run"))
+    recipe = parse_recipe(["--config", args.config, "--max_train_minutes", "60", "--save_steps", "100000",
+                           "--sft_data", str(args.out / "sft"), "--output_dir", str(args.out / "run"), *recipe_flags])
+    build_sft_data(args.demo / "world", args.demo / "train" / "videos", recipe.script.sft_data,
+                   bench_dir=args.demo / "bench" / "MIMIC-Bench", seed=recipe.training.seed,
+                   **recipe.data.build_kwargs())
     questions = load_task_rows(args.demo / "bench" / "MIMIC-Bench")
-    trainer = build_trainer(config)
+    trainer = build_trainer(recipe)
     eval_steps = {int(step) for step in args.eval_at.split(",") if step}
     started = time.monotonic()
 

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from mimic_data.io import atomic_write_json
 from mimic_train.frames import VideoFrameLoader
-from mimic_train.model_init import BASE_DIR, load_mimic_chat
+from mimic_train.sft import BASE_DIR, load_mimic_chat
 
 ATTRIBUTES = ("scene", "colour", "shape", "motion1", "motion2", "highlight")
 STEPS, LR, L2 = 300, 1e-2, 1e-3

@@ -56,7 +56,7 @@ def build_demo(engine: CommentEngine, data: SpaceData | None) -> gr.Blocks:
             check = check_video(video)
             frames = engine.sample(video)
             platform = _platform_for(check)
-            comments = engine.generate(frames, data.prompt_rows[platform], int(n), temperature, top_p, int(seed))
+            comments = engine.generate(frames, data.prompts[platform], int(n), temperature, top_p, int(seed))
         except UserFacingError as err:
             return f"⚠️ {err}", [], ""
         except Exception:

@@ -1,16 +1,23 @@
 """The Space's model side: check an uploaded video, sample its frames, and let MIMIC-Chat write comments.
 
-Kept free of Gradio so the release can call `generate_comments` to pre-compute the "Human or AI?" rounds with the same
-code the Space runs. The prompt comes from `mimic_bench.prompts.render_comment_prompt` (the one prompt renderer).
+Kept free of Gradio so the release can pre-compute the "Human or AI?" rounds with the same code the Space runs. Frames
+come from the model's own sampler file (`frames_mimic_chat.py`, copied into the Space folder by `mimic release`); the
+comment prompt per platform is rendered at release time by the bench's prompt renderer and read from rounds.json.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+try:  # the Space folder's copy of the model's frame sampler
+    import frames_mimic_chat as frames
+except ModuleNotFoundError:  # a checkout: the original
+    from modeling_mimic_chat import frames_mimic_chat as frames
 
 # Serving limits (the Space card quotes them).
 MAX_UPLOAD_MB = 40
@@ -34,9 +41,7 @@ class VideoCheck:
 
 def check_video(path: str | os.PathLike | None, max_mb: float = MAX_UPLOAD_MB,
                 max_duration_s: float = MAX_DURATION_S) -> VideoCheck:
-    """Size cap, then the project's preflight probe (demux + head/tail decode); UserFacingError for what we refuse."""
-    from mimic_data.preflight import BLOCKING, probe_video
-
+    """Size cap, then the sampler's probe (open + index, no decoding); UserFacingError for what we refuse."""
     if not path:
         raise UserFacingError("Please upload a video or pick one of the examples first.")
     path = Path(path)
@@ -46,19 +51,16 @@ def check_video(path: str | os.PathLike | None, max_mb: float = MAX_UPLOAD_MB,
     if size_mb > max_mb:
         raise UserFacingError(f"This file is {size_mb:.0f} MB; the Space accepts videos up to {max_mb:.0f} MB.")
     try:
-        probe = probe_video(path, min_duration_s=0.0, min_frames=1)
-    except Exception:  # the probe reports problems rather than raising, but a visitor never sees a traceback
-        probe = {"problems": ["undecodable"]}
-    problems = set(probe["problems"]) & BLOCKING
-    if "audio_only" in problems:
-        raise UserFacingError("This file has sound but no picture. Please upload a video (mp4, webm, mov).")
-    if problems:
+        info = frames.probe(path)
+    except frames.VideoDecodeError as err:
+        if err.reason == "no video stream":
+            raise UserFacingError("This file has no picture. Please upload a video (mp4, webm, mov).") from None
         raise UserFacingError("This file is not a readable video (corrupt, truncated or not a video). "
-                              "Please upload an mp4, webm or mov file.")
-    if probe["duration_s"] > max_duration_s:
-        raise UserFacingError(f"This video is {probe['duration_s']:.0f} s long; the Space accepts videos up to "
+                              "Please upload an mp4, webm or mov file.") from None
+    if info.duration_s > max_duration_s:
+        raise UserFacingError(f"This video is {info.duration_s:.0f} s long; the Space accepts videos up to "
                               f"{max_duration_s:.0f} s.")
-    return VideoCheck(duration_s=probe["duration_s"], width=probe["width"], height=probe["height"])
+    return VideoCheck(duration_s=info.duration_s, width=info.width, height=info.height)
 
 
 @contextlib.contextmanager
@@ -96,28 +98,23 @@ class CommentEngine:
         return self._loaded
 
     def sample(self, video_path: str | os.PathLike):
-        """The frames MIMIC-Chat sees (native size; the processor resizes), via the project's one sampler."""
-        from mimic_data.sampler import VideoDecodeError, sample_frames
-
-        _, processor = self.load()
-        video_processor = processor.video_processor
+        """The frames MIMIC-Chat sees (its frame policy at native size; the processor resizes)."""
+        model, _ = self.load()
+        policy = dataclasses.replace(frames.FramePolicy.from_config(model.config), size=None)
         try:
-            return sample_frames(video_path, spatial=video_processor.spatial_num_frames,
-                                 temporal=video_processor.temporal_num_frames, threads=1)
-        except VideoDecodeError as err:
+            return policy.sample(video_path, threads=1)
+        except frames.VideoDecodeError as err:
             raise UserFacingError(f"This video could not be decoded ({err.reason}). Please try another file.") from None
 
-    def generate(self, frames, prompt_row: dict, n: int, temperature: float, top_p: float, seed: int) -> list[str]:
+    def generate(self, sampled, prompt: str, n: int, temperature: float, top_p: float, seed: int) -> list[str]:
         """n sampled comments for one video; the same seed and settings give the same comments."""
         import torch
 
-        from mimic_bench.prompts import render_comment_prompt
-
         model, processor = self.load()
         messages = [{"role": "user", "content": [{"type": "video"},
-                                                 {"type": "text", "text": render_comment_prompt(prompt_row)}]}]
+                                                 {"type": "text", "text": prompt}]}]
         text = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        batch = processor(text=[text], videos=[{"spatial": frames.spatial, "temporal": frames.temporal}])
+        batch = processor(text=[text], videos=[{"spatial": sampled.spatial, "temporal": sampled.temporal}])
         torch.manual_seed(int(seed))
         with torch.no_grad(), torch_threads(self.threads):
             output = model.generate(**batch, do_sample=True, temperature=float(temperature), top_p=float(top_p),

@@ -2,7 +2,7 @@
 
 The Space keeps each dealt round's sources in server-side session state (gr.State is never sent to the browser); the
 page only ever receives the comment texts until the visitor has guessed. `mimic release` writes the data folder:
-`rounds.json` + `examples/<video_id>.mp4` (see `mimic_eval.release_space`).
+`rounds.json` + `examples/<video_id>.mp4` (see `assemble.py`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ HUMAN, MODEL = "human", "MIMIC-Chat"
 class SpaceData:
     root: Path
     rounds: list[dict]  # {video_id, platform, file, comments: [{text, source}]}
-    prompt_rows: dict[str, dict]  # platform -> a comment_generation row whose prompt serves uploads
+    prompts: dict[str, str]  # platform -> the comment-generation prompt that serves uploads (rendered at release)
 
     def video_path(self, round_: dict) -> str:
         return str(self.root / round_["file"])
@@ -34,7 +34,7 @@ def load_space_data(root: str | Path | None) -> SpaceData | None:
     if root is None or not (Path(root) / ROUNDS_FILE).is_file():
         return None
     payload = json.loads((Path(root) / ROUNDS_FILE).read_text())
-    return SpaceData(root=Path(root), rounds=payload["rounds"], prompt_rows=payload["prompt_rows"])
+    return SpaceData(root=Path(root), rounds=payload["rounds"], prompts=payload["prompts"])
 
 
 def deal(data: SpaceData, seed: int) -> tuple[dict, dict]:

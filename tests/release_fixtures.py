@@ -23,7 +23,7 @@ def make_demo_dir(root: Path, n_world: int = 600, bench_size: int = 12, seed: in
     from mimic_data.release import release
     from mimic_data.select import SelectionConfig, select_splits
     from mimic_data.synth import synthesize
-    from mimic_train.config import DEFAULTS
+    from mimic_train.sft import parse_recipe, run_record
     from modeling_mimic_chat.export import save_for_hub
 
     world = synthesize(root / "world", n=n_world, seed=seed)
@@ -39,7 +39,8 @@ def make_demo_dir(root: Path, n_world: int = 600, bench_size: int = 12, seed: in
     tokenizer = tiny_tokenizer()
     model = tiny_model(tokenizer)
     save_for_hub(model, tiny_processor(model, tokenizer), root / "model")
-    atomic_write_json(root / "train" / "train_config.json", {**DEFAULTS, "out_dir": str(root / "train")})
+    atomic_write_json(root / "train" / "train_config.json",
+                      run_record(parse_recipe(["--output_dir", str(root / "train")])))
     atomic_write_json(root / "train" / "train_summary.json", {"global_step": 7, "train_loss": 3.25, "wall_s": 1.5})
     atomic_write_text(root / "eval" / "mimic-chat" / "leaderboard.md", FIXTURE_LEADERBOARD)
     return root
@@ -50,6 +51,7 @@ def make_space_inputs(root: Path) -> tuple[Path, Path]:
     video (random frames) and one hand-made "Human or AI?" round whose texts the test knows."""
     import numpy as np
 
+    from mimic_bench.prompts import render_comment_prompt
     from mimic_bench.tasks import COMMENT_INSTRUCTION
     from mimic_data.render import write_mp4
     from modeling_mimic_chat.export import save_for_hub
@@ -63,8 +65,7 @@ def make_space_inputs(root: Path) -> tuple[Path, Path]:
     comments = [{"text": "so cute!! watched it ten times lol", "source": "human"},
                 {"text": "the cat jumps up onto a blue sofa", "source": "MIMIC-Chat"},
                 {"text": "a red ball rolls left across the kitchen", "source": "human"}]
-    prompt_rows = {p: {"question_id": f"cg-{p}", "video_id": "ex0", "platform": p, "prompt": COMMENT_INSTRUCTION}
-                   for p in ("youtube", "tiktok")}
-    atomic_write_json(data / "rounds.json", {"seed": 0, "prompt_rows": prompt_rows, "rounds": [
+    prompts = {p: render_comment_prompt({"platform": p, "prompt": COMMENT_INSTRUCTION}) for p in ("youtube", "tiktok")}
+    atomic_write_json(data / "rounds.json", {"seed": 0, "prompts": prompts, "rounds": [
         {"video_id": "ex0", "platform": "youtube", "file": "examples/ex0.mp4", "comments": comments}]})
     return model_dir, data

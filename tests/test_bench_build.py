@@ -6,10 +6,10 @@ import pytest
 
 from mimic_bench.build import build_task_tables, load_records
 from mimic_bench.embed import get_embedder
-from mimic_bench.options import normalise
+from mimic_bench.options import generic_comments, normalise
 from mimic_bench.popularity import popularity_options, target_ranks
 from mimic_bench.prompts import gold_letter, render_mcq, shown_options
-from mimic_bench.tasks import LETTERS, TASK_NAMES, task_spec
+from mimic_bench.tasks import LETTERS, TASK_NAMES, Distractors, task_spec
 from mimic_bench.writer import build_bench
 from mimic_data.io import write_parquet
 from mimic_data.select import SelectionConfig, select_splits
@@ -48,14 +48,16 @@ def test_distractors_come_from_other_non_duplicate_bench_videos(world, task):
     root, bench, splits = world
     split_of = {r["video_id"]: r["split"] for r in splits}
     group = {r["video_id"]: r["duplicate_group"] for r in splits}
-    records = {r["video_id"]: r for r in load_records(root, [q["video_id"] for q in _questions(bench, task)])}
-    field = task_spec(task).field
+    records = {r["video_id"]: r for r in load_records(root, [v for v, s in split_of.items() if s == "bench"])}
+    spec, generic = task_spec(task), generic_comments(records.values())
     for q in _questions(bench, task):
         others = q["distractor_video_ids"]
         assert len(set(others)) == 3 and q["video_id"] not in others
         assert all(split_of[v] == "bench" and group[v] != group[q["video_id"]] for v in others)
-        if field in ("title", "description", "category"):
-            assert q["options"][q["answer_idx"]] == records[q["video_id"]][field].strip()
+        if spec.distractors is Distractors.OTHER_VIDEOS:  # answer and distractors: the task's option function
+            options = [spec.option(records[v], generic) for v in others]
+            options.insert(q["answer_idx"], spec.option(records[q["video_id"]], generic))
+            assert q["options"] == options
 
 
 def test_uiu_pop_answer_is_the_most_liked_of_four_comments_of_the_same_video(world):

@@ -10,13 +10,13 @@ import pytest
 import yaml
 from datasets import load_dataset
 
-from mimic_bench.demo import build_demo_bench
 from mimic_bench.release import CONFIGS
 from mimic_bench.tasks import TASK_NAMES
 from mimic_data.io import write_parquet
 from mimic_data.render import video_relpath
 from mimic_data.select import SelectionConfig, select_splits
 from mimic_data.synth import WORLD_FILE, render, synthesize
+from mimic_demo import build_demo_bench
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from eval_helpers import build_bench
 from mimic_data.io import read_jsonl
 from mimic_eval.adapters.base import GenerationSettings
 from mimic_eval.adapters.registry import build_adapter
-from mimic_eval.generate import generate_comments
-from mimic_eval.runner import RunOptions, run_eval
+from mimic_eval.harness.generate import generate_comments
+from mimic_eval.harness.runner import RunOptions, run_eval
 
 
 class FakeChatServer(ThreadingHTTPServer):

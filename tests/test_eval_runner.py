@@ -10,7 +10,7 @@ from eval_helpers import build_bench, save_tiny_mimic_chat
 
 from mimic_data.io import read_jsonl
 from mimic_eval.adapters.registry import build_adapter
-from mimic_eval.runner import RunOptions, run_eval
+from mimic_eval.harness.runner import RunOptions, run_eval
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +93,11 @@ def test_missing_and_corrupt_videos_are_marked_and_the_run_goes_on(model_spec, b
 
 
 def test_each_video_is_decoded_once_for_all_tasks_conditions_and_rotations(model_spec, bench, tmp_path, monkeypatch):
-    import mimic_data.sampler
+    import modeling_mimic_chat.frames_mimic_chat
 
     calls = []
-    real = mimic_data.sampler.sample_frames
-    monkeypatch.setattr(mimic_data.sampler, "sample_frames", lambda path, **kw: calls.append(path) or real(path, **kw))
+    real = modeling_mimic_chat.frames_mimic_chat.sample_frames
+    monkeypatch.setattr(modeling_mimic_chat.frames_mimic_chat, "sample_frames", lambda path, **kw: calls.append(path) or real(path, **kw))
     options = RunOptions(tasks=["cam_tag"], conditions=["video", "blank", "single_frame", "blind"], circular=True,
                          progress=False)
     summary = run_eval(adapter(model_spec), bench, tmp_path / "run", options)

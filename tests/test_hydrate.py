@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from mimic_cli import main
-from mimic_data.hydrate import (
+from mimic_data.hydrate.download import (
     HydrateOptions,
     hydrate,
     latest_rows,
@@ -26,12 +26,11 @@ from mimic_data.hydrate import (
     parse_url_map,
     read_ledgers,
     rows_from_urls,
-    shard_of,
 )
-from mimic_data.hydrate_demo import SYNTHETIC_PREFIX, hydrate_demo_bench
-from mimic_data.hydrate_report import ids_sha256, materialize, report
-from mimic_data.hydrate_server import VideoServer
-from mimic_data.io import read_jsonl, write_parquet
+from mimic_data.hydrate.loopback import SYNTHETIC_PREFIX, hydrate_demo_bench
+from mimic_data.hydrate.report import ids_sha256, materialize, report
+from mimic_data.hydrate.server import VideoServer
+from mimic_data.io import JsonlLedger, read_jsonl, shard_of, write_parquet
 from mimic_data.render import video_relpath, write_mp4
 
 N_VIDEOS = 10
@@ -193,7 +192,7 @@ def test_shard_option_takes_the_crc32_partition(rendered, tmp_path):
 
 _CHILD = """
 import json, sys
-from mimic_data.hydrate import HydrateOptions, hydrate
+from mimic_data.hydrate.download import HydrateOptions, hydrate
 rows, root, base = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
 hydrate(rows, root, options=HydrateOptions(sleep=0, url_map=(("{prefix}", base + "/"),), socket_timeout=10))
 """
@@ -229,6 +228,35 @@ def test_kill_minus_nine_then_resume_equals_an_uninterrupted_run(rendered, tmp_p
             assert hashlib.sha256((killed / row["relpath"]).read_bytes()).hexdigest() == row["sha256"]
     assert not list(killed.rglob(".*.dl.*"))
     assert report(killed)["available_ids_sha256"] == report(clean)["available_ids_sha256"]
+
+
+def test_resume_after_a_torn_ledger_line_loses_no_new_row(rendered, tmp_path):
+    ids = video_ids(3)
+    ledger = ledger_path(tmp_path, (0, 1))
+    with VideoServer(rendered) as server:
+        hydrate(manifest_rows(ids[:1]), tmp_path, options=options_for(server))
+        with open(ledger, "a", encoding="utf-8") as f:
+            f.write('{"video_id": "torn-by-the-kil')  # a kill mid-append
+        hydrate(manifest_rows(ids), tmp_path, options=options_for(server))
+    lines = ledger.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 3 and all(json.loads(line)["status"] == "ok" for line in lines)
+    assert final_status(tmp_path) == {vid: ("ok", False) for vid in ids}
+
+
+def test_jsonl_ledger_repairs_its_tail_and_keeps_the_latest_row(tmp_path):
+    path = tmp_path / "log.jsonl"
+    path.write_text('{"k": "a", "n": 1}\n{"k": "b", "n": 1}')  # whole last row, its newline never written
+    ledger = JsonlLedger(path)
+    assert [r["n"] for r in ledger] == [1, 1]
+    ledger.extend([{"k": "a", "n": 2}, {"k": "c", "n": 1}])
+    assert path.read_text().count("\n") == 4  # the whole row was kept, not cut
+    with open(path, "a", encoding="utf-8") as f:
+        f.write('{"k": "b", "n"')
+    assert {k: r["n"] for k, r in ledger.latest(key=lambda r: r["k"]).items()} == {"a": 2, "b": 1, "c": 1}
+    JsonlLedger(path).append({"k": "b", "n": 3})
+    assert path.read_text().splitlines()[-1] == '{"k": "b", "n": 3}'
+    keep_first = JsonlLedger(path).latest(key=lambda r: r["k"], replaces=lambda current, row: False)
+    assert {k: r["n"] for k, r in keep_first.items()} == {"a": 1, "b": 1, "c": 1}
 
 
 def test_cli_download_with_url_map(rendered, tmp_path, capsys):

@@ -1,6 +1,5 @@
 """MIMIC-Chat processor, video processor, tokenizer and presets (tiny locally trained tokenizer; no downloads)."""
 
-import math
 
 import numpy as np
 import pytest
@@ -10,19 +9,14 @@ from model_helpers import CORPUS, random_clip, tiny_model, tiny_processor, tiny_
 from mimic_train.tokenizer import SPECIAL_TOKENS, build_tokenizer
 from modeling_mimic_chat.configuration_mimic_chat import MimicChatConfig
 from modeling_mimic_chat.export import CHAT_TEMPLATE_PATH
+from modeling_mimic_chat.frames_mimic_chat import segment_centres
 from modeling_mimic_chat.modeling_mimic_chat import MimicChatForConditionalGeneration, count_parameters
-from modeling_mimic_chat.video_processing_mimic_chat import MimicChatVideoProcessor, segment_centre_indices
+from modeling_mimic_chat.video_processing_mimic_chat import MimicChatVideoProcessor
 
 
 @pytest.fixture(scope="module")
 def tokenizer():
     return tiny_tokenizer()
-
-
-@pytest.mark.parametrize("n", [1, 5, 8, 10, 31, 32, 33, 300, 1001])
-@pytest.mark.parametrize("k", [8, 16, 32])
-def test_segment_centre_indices_follow_the_floor_rule(n, k):
-    assert segment_centre_indices(n, k) == [math.floor((i + 0.5) * n / k) for i in range(k)]
 
 
 def test_full_clip_is_sampled_at_segment_centres_and_presampled_frames_pass_through():
@@ -35,8 +29,8 @@ def test_full_clip_is_sampled_at_segment_centres_and_presampled_frames_pass_thro
     )
     clip = np.broadcast_to(np.arange(50, dtype=np.uint8)[:, None, None, None], (50, 4, 4, 3)).copy()  # frame i == i
     out = processor([clip])
-    assert out["pixel_values_spatial"][0, :, 0, 0, 0].tolist() == segment_centre_indices(50, 8)
-    assert out["pixel_values_videos"][0, :, 0, 0, 0].tolist() == segment_centre_indices(50, 16)
+    assert out["pixel_values_spatial"][0, :, 0, 0, 0].tolist() == segment_centres(50, 8)
+    assert out["pixel_values_videos"][0, :, 0, 0, 0].tolist() == segment_centres(50, 16)
     presampled = {"spatial": torch.from_numpy(clip[:8]), "temporal": clip[10:26]}
     out = processor([presampled])
     assert out["pixel_values_spatial"][0, :, 0, 0, 0].tolist() == list(range(8))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mimic_cli import main
-from mimic_data.preflight import BLOCKING, preflight, probe_video
+from mimic_data.hydrate.preflight import BLOCKING, preflight, probe_video
 from mimic_data.render import write_mp4
 
 

@@ -3,6 +3,7 @@ outputs): four validated Hub folders whose cards carry figures read from those f
 
 import json
 import shutil
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -11,7 +12,7 @@ from huggingface_hub import DatasetCard, ModelCard, SpaceCard
 from release_fixtures import FIXTURE_LEADERBOARD, make_demo_dir
 
 from mimic_cli import main as mimic_main
-from mimic_eval.release import (
+from mimic_release import (
     ARTIFACTS,
     ReleaseError,
     push,
@@ -84,7 +85,16 @@ def test_space_folder_runs_from_its_own_files_and_its_rounds_hold_real_and_model
         assert humans == references[round_["video_id"]][:3]
         assert sum(c["source"] == "MIMIC-Chat" for c in round_["comments"]) == 3
         assert (space / "space_data" / round_["file"]).stat().st_size > 0
-    assert all("references" not in row for row in rounds["prompt_rows"].values())
+    all_references = {text for texts in references.values() for text in texts}
+    assert rounds["prompts"] and set(rounds["prompts"]) <= {"youtube", "tiktok"}
+    assert not [p for p in rounds["prompts"].values() if any(ref in p for ref in all_references)]
+    # the model repo and the Space carry the one frame sampler, byte for byte; the Space no copy of the packages
+    from modeling_mimic_chat import frames_mimic_chat
+
+    source = Path(frames_mimic_chat.__file__).read_bytes()
+    assert (space / "frames_mimic_chat.py").read_bytes() == source
+    assert (out / "MIMIC-Chat" / "frames_mimic_chat.py").read_bytes() == source
+    assert sorted(p.name for p in space.iterdir() if p.is_dir()) == ["space_data"]
 
 
 def test_space_requirements_carry_the_project_version_ranges():

@@ -4,10 +4,8 @@ TINY RANDOM MIMIC-Chat (random weights: only determinism and counts are meaningf
 import pytest
 from release_fixtures import make_space_inputs
 
-from mimic_eval.release_space import load_space_module
-
-engine_module = load_space_module("comment_engine")
-game = load_space_module("human_or_ai")
+from mimic_space import comment_engine as engine_module
+from mimic_space import human_or_ai as game
 
 
 @pytest.fixture(scope="module")
@@ -54,9 +52,9 @@ def test_same_seed_same_comments_and_n_comments(space_inputs):
     engine = engine_module.CommentEngine(str(model_dir), threads=1)
     frames = engine.sample(data.examples()[0])
     assert frames.spatial.shape[0] == 8
-    first = engine.generate(frames, data.prompt_rows["youtube"], 3, 0.9, 0.95, seed=7)
-    again = engine.generate(frames, data.prompt_rows["youtube"], 3, 0.9, 0.95, seed=7)
-    other = engine.generate(frames, data.prompt_rows["youtube"], 3, 0.9, 0.95, seed=8)
+    first = engine.generate(frames, data.prompts["youtube"], 3, 0.9, 0.95, seed=7)
+    again = engine.generate(frames, data.prompts["youtube"], 3, 0.9, 0.95, seed=7)
+    other = engine.generate(frames, data.prompts["youtube"], 3, 0.9, 0.95, seed=8)
     assert len(first) == 3 and all(first)
     assert first == again and first != other
 

@@ -25,16 +25,14 @@ def test_two_process_cpu_ddp_trains_and_saves(tmp_path):
     sft = build_sft_data(tmp_path / "world", tmp_path / "videos", tmp_path / "sft", max_videos=6)
     run = tmp_path / "run"
     accelerate = Path(sys.executable).with_name("accelerate")
-    settings = ["lora.enabled=true", "model.vocab_size=400", "training.max_steps=2", "training.logging_steps=1",
-                "training.per_device_train_batch_size=2", "training.save_steps=1000", "training.max_length=512",
-                "training.disable_tqdm=true"]
+    settings = ["--use_peft", "true", "--vocab_size", "400", "--max_steps", "2", "--logging_steps", "1",
+                "--per_device_train_batch_size", "2", "--save_steps", "1000", "--max_length", "512",
+                "--disable_tqdm", "true"]
     # accelerate routes `--cpu` multi-process launches to mpirun; `--multi_gpu` on a machine without GPUs runs torchrun,
     # and each rank then joins a gloo process group on the CPU.
     command = [str(accelerate), "launch", "--multi_gpu", "--num_processes", "2", "--num_machines", "1",
                "--mixed_precision", "no", "--dynamo_backend", "no", "-m", "mimic_cli", "train", "sft",
-               "--sft-data", str(sft), "--out", str(run)]
-    for setting in settings:
-        command += ["--set", setting]
+               "--sft_data", str(sft), "--output_dir", str(run), *settings]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MASTER_PORT": "29531"}
     completed = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=240, env=env)
     assert completed.returncode == 0, completed.stderr[-4000:]

@@ -3,7 +3,7 @@
 import pytest
 import torch
 from model_helpers import tiny_model, tiny_processor, tiny_tokenizer
-from train_helpers import RandomFrames, sft_rows
+from train_helpers import RandomFrames, smoke_rows
 
 from mimic_train.collator import IGNORE_INDEX, SFTCollator
 
@@ -15,7 +15,7 @@ def processor():
 
 
 def test_labels_cover_exactly_the_answer_tokens(processor):
-    rows = sft_rows(6)
+    rows = smoke_rows(6)
     batch = SFTCollator(processor, RandomFrames(), max_length=512)(rows)
     tokenizer = processor.tokenizer
     video_ids = [tokenizer.convert_tokens_to_ids(t) for t in ("<|video_pad|>", "[VID]", "[SEP]")]
@@ -38,18 +38,18 @@ def test_labels_cover_exactly_the_answer_tokens(processor):
 
 
 def test_letter_target_is_one_token_plus_end_of_turn(processor):
-    rows = [row for row in sft_rows(4) if row["task"] == "ciu_title"]
+    rows = [row for row in smoke_rows(4) if row["task"] == "ciu_title"]
     batch = SFTCollator(processor, RandomFrames(), max_length=512)(rows)
     assert ((batch["labels"] != IGNORE_INDEX).sum(dim=1) == 2).all()
 
 
 def test_too_long_row_is_refused_with_its_id(processor):
     with pytest.raises(ValueError, match="q0 is .* over max_length=16"):
-        SFTCollator(processor, RandomFrames(), max_length=16)(sft_rows(1))
+        SFTCollator(processor, RandomFrames(), max_length=16)(smoke_rows(1))
 
 
 def test_slot_text_row_shows_its_words_in_the_video_slot_and_loads_no_video(processor):
-    rows = sft_rows(4)[:2]  # two MCQ rows
+    rows = smoke_rows(4)[:2]  # two MCQ rows
     rows[0]["slot_text"] = "blue box rises"
     loaded = []
 

@@ -8,13 +8,12 @@ import json
 import pytest
 import torch
 from datasets import Dataset
-from train_helpers import RandomFrames, sft_rows, tiny_run_config
+from train_helpers import RandomFrames, smoke_rows, tiny_recipe
 from transformers import AutoModel
 
 from mimic_train.collator import SFTCollator
 from mimic_train.export import export_model
-from mimic_train.model_init import load_mimic_chat
-from mimic_train.sft import LOG_FILE, SUMMARY_FILE, build_trainer, latest_checkpoint, run_sft
+from mimic_train.sft import LOG_FILE, SUMMARY_FILE, build_trainer, latest_checkpoint, load_mimic_chat, run_sft
 
 
 def _snapshot(model) -> dict[str, torch.Tensor]:
@@ -22,7 +21,7 @@ def _snapshot(model) -> dict[str, torch.Tensor]:
 
 
 def test_one_lora_step_changes_only_trainable_parameters(tmp_path):
-    trainer = build_trainer(tiny_run_config(tmp_path, "training.max_steps=1"), Dataset.from_list(sft_rows(4)),
+    trainer = build_trainer(tiny_recipe(tmp_path, "--max_steps", "1"), Dataset.from_list(smoke_rows(4)),
                             RandomFrames())
     model = trainer.model
     trainable = {name for name, p in model.named_parameters() if p.requires_grad}
@@ -45,20 +44,19 @@ def test_one_lora_step_changes_only_trainable_parameters(tmp_path):
 
 
 def test_resume_from_checkpoint_reaches_the_same_weights(tmp_path):
-    rows = Dataset.from_list(sft_rows(16))
-    overrides = ("training.max_steps=4", "training.save_steps=2")
-    straight = build_trainer(tiny_run_config(tmp_path / "straight", *overrides), rows, RandomFrames())
+    rows = Dataset.from_list(smoke_rows(16))
+    overrides = ("--max_steps", "4", "--save_steps", "2")
+    straight = build_trainer(tiny_recipe(tmp_path / "straight", *overrides), rows, RandomFrames())
     straight.train()
 
     interrupted = tmp_path / "interrupted"
-    first = build_trainer(tiny_run_config(interrupted, "training.max_steps=2", "training.save_steps=2"), rows,
-                          RandomFrames())
+    first = build_trainer(tiny_recipe(interrupted, "--max_steps", "2", "--save_steps", "2"), rows, RandomFrames())
     first.train()
     assert latest_checkpoint(interrupted).name == "checkpoint-2"
     # The real entry point resumes from the latest checkpoint of the run folder on its own.
-    config = tiny_run_config(interrupted, *overrides)
-    config["sft_data"] = None
-    resumed_trainer = build_trainer(config, rows, RandomFrames())
+    recipe = tiny_recipe(interrupted, *overrides)
+    recipe.script.sft_data = None
+    resumed_trainer = build_trainer(recipe, rows, RandomFrames())
     resumed_trainer.train(resume_from_checkpoint=str(latest_checkpoint(interrupted)))
     assert resumed_trainer.state.global_step == 4
     expected, got = _snapshot(straight.model), _snapshot(resumed_trainer.model)
@@ -71,14 +69,17 @@ def test_resume_from_checkpoint_reaches_the_same_weights(tmp_path):
 def test_export_reloads_through_automodel_with_identical_logits(tmp_path, monkeypatch, lora):
     from mimic_train import sft
 
-    rows = sft_rows(8)
+    rows = smoke_rows(8)
     monkeypatch.setattr(sft, "load_sft_dataset", lambda _: Dataset.from_list(rows))
-    overrides = ["training.max_steps=2"] + ([] if lora else ["model.freeze_language_model=false"])
-    config = tiny_run_config(tmp_path / "run", *overrides, lora=lora)
-    final = run_sft(config, frame_loader=RandomFrames())
+    overrides = ["--max_steps", "2"] + ([] if lora else ["--freeze_language_model", "false"])
+    recipe = tiny_recipe(tmp_path / "run", *overrides, use_peft=lora)
+    final = run_sft(recipe, frame_loader=RandomFrames())
     assert (final / ("adapter_config.json" if lora else "model.safetensors")).exists()
     summary = json.loads((tmp_path / "run" / SUMMARY_FILE).read_text())
     assert summary["global_step"] == 2 and summary["lora"] is lora
+    record = json.loads((tmp_path / "run" / "train_config.json").read_text())  # the layout model cards read
+    assert record["lora"]["enabled"] is lora and record["model"]["init"] == "tiny" and record["seed"] == 0
+    assert record["training"]["max_steps"] == 2 and record["training"]["learning_rate"] == 1e-2
     assert len((tmp_path / "run" / LOG_FILE).read_text().splitlines()) >= 2  # per-step losses + the final summary
 
     base, processor = load_mimic_chat(tmp_path / "run" / "base")
@@ -104,3 +105,20 @@ def test_export_reloads_through_automodel_with_identical_logits(tmp_path, monkey
     torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
     # Training moved the weights away from the base: the export is not the untrained model.
     assert not torch.allclose(untrained, got, atol=1e-4)
+
+
+def test_yaml_config_then_flags_and_the_demo_data_options(tmp_path):
+    from mimic_train.sft import DEMO_CONFIG, parse_recipe
+
+    recipe = parse_recipe(["--config", str(DEMO_CONFIG), "--sft_data", "sft", "--output_dir", str(tmp_path),
+                           "--learning_rate", "3e-4", "--warmup", "cam_cat:8:1"])
+    assert recipe.training.learning_rate == 3e-4  # the flag wins over the file
+    assert recipe.training.max_steps == 2400 and recipe.training.train_sampling_strategy == "sequential"
+    assert recipe.training.data_seed == recipe.training.seed == 0 and not recipe.training.remove_unused_columns
+    assert not recipe.lora.use_peft and recipe.model.vocab_size == 2000 and recipe.script.max_train_minutes == 9
+    assert recipe.data.build_kwargs()["warmup"] == [(("cam_cat",), 8, 1.0)] and recipe.data.max_videos == 600
+    with pytest.raises(ValueError, match="warm-up block"):
+        parse_recipe(["--output_dir", str(tmp_path), "--warmup", "cam_cat"])
+    (tmp_path / "typo.yaml").write_text("learning_rat: 0.1\n")
+    with pytest.raises(ValueError, match="Unknown arguments from config file"):
+        parse_recipe(["--config", str(tmp_path / "typo.yaml"), "--output_dir", str(tmp_path)])

@@ -8,7 +8,7 @@ from yt_dlp.networking import Response
 from yt_dlp.networking.exceptions import HTTPError, IncompleteRead, TransportError
 from yt_dlp.utils import ContentTooShortError, DownloadError, ExtractorError, GeoRestrictedError, UnsupportedError
 
-from mimic_data.ytdlp_errors import STATUSES, classify_ytdlp_error, exception_chain, root_cause
+from mimic_data.hydrate.ytdlp_errors import STATUSES, classify_ytdlp_error, exception_chain, root_cause
 
 COOKIE_HINT = ("Use --cookies-from-browser or --cookies for the authentication. See  https://github.com/yt-dlp/yt-dlp/"
                "wiki/FAQ#how-do-i-pass-cookies-to-yt-dlp  for how to manually pass cookies")

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mimic_train.model_init import BASE_DIR, load_mimic_chat
-from mimic_train.sft import FINAL_DIR
+from mimic_train.sft import BASE_DIR, FINAL_DIR, load_mimic_chat
 from modeling_mimic_chat.export import save_for_hub
 
 

@@ -1,24 +1,279 @@
-"""`run_sft(config)`: TRL SFTTrainer on MIMIC-Chat with the video collator, optional LoRA, checkpoints and resume."""
+"""The MIMIC-Chat SFT recipe on one page: TRL `SFTTrainer`, optional peft LoRA, and the video collator.
 
-from __future__ import annotations
+A run's arguments are five dataclasses, read by `trl.TrlParser` from a flat YAML file (`--config`, see `configs/`)
+and then from command-line flags (`--learning_rate 3e-4`); a flag wins over the file:
+
+    ScriptArguments  the SFT data folder the run reads, a wall-clock cap, resume
+    DataArguments    how `mimic train data` (and the demo) build that folder from the training pool
+    ModelArguments   the start: a preset with random weights or a MIMIC-Chat folder; vocabulary, fusion, freezing
+    LoraArguments    peft LoRA on the language model's attention (TRL's `use_peft` / `lora_*` names)
+    MimicSFTConfig   `trl.SFTConfig` with this project's defaults
+
+`run_sft` fills `output_dir` with `base/` (the start, saved once; resume and export reload it), `checkpoint-*/`,
+`final/`, `train_config.json` (every setting), `train_log.jsonl` (a line per logging step) and `train_summary.json`.
+
+    mimic train sft --config train/configs/demo_tiny.yaml --sft_data SFT --output_dir RUN [--learning_rate 3e-4]
+"""
 
 import json
 import resource
 import time
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Literal, NamedTuple
+
+import torch
+from peft import LoraConfig
+from transformers import PreTrainedTokenizerFast, TrainerCallback, set_seed
+from transformers.trainer_utils import SchedulerType
+from trl import SFTConfig, SFTTrainer, TrlParser
 
 from mimic_data.io import append_jsonl, atomic_write_json
+from mimic_train.collator import SFTCollator
+from mimic_train.frames import VideoFrameLoader
+from mimic_train.sft_data import SFT_FILE, build_sft_data, parse_warmup_block
+from mimic_train.tokenizer import build_tokenizer
+from modeling_mimic_chat.configuration_mimic_chat import PRESETS, MimicChatConfig
+from modeling_mimic_chat.export import build_processor, save_for_hub
+from modeling_mimic_chat.modeling_mimic_chat import MimicChatForConditionalGeneration, count_parameters
 
+CONFIG_FILE = "train_config.json"  # every setting of the run, in the layout that model cards and README tables read
 LOG_FILE = "train_log.jsonl"  # one line per logging step, appended (the learning curve)
 SUMMARY_FILE = "train_summary.json"
+BASE_DIR = "base"  # the start of the run, a loadable MIMIC-Chat folder
 FINAL_DIR = "final"
+DEMO_CONFIG = Path(__file__).with_name("configs") / "demo_tiny.yaml"
 
 
-def load_sft_dataset(sft_dir: str | Path):
+# ---------------------------------------------------------------------------------------------------------- arguments
+
+@dataclass
+class ScriptArguments:
+    """What the run reads, how long it may take, and whether it resumes."""
+
+    sft_data: str | None = field(default=None, metadata={
+        "help": "Folder written by `mimic train data` (train.parquet). Required."})
+    max_train_minutes: float | None = field(default=None, metadata={
+        "help": "Wall-clock cap: training stops and saves a checkpoint when it is reached (a safety net; the "
+                "schedule is set by max_steps / num_train_epochs)."})
+    no_resume: bool = field(default=False, metadata={
+        "help": "Start from step 0 even if output_dir holds checkpoints. By default a run resumes from "
+                "resume_from_checkpoint, or else from the latest checkpoint-* of output_dir."})
+
+
+@dataclass
+class DataArguments:
+    """How the SFT data is built from the training pool (`mimic train data`; the demo reads them from its YAML)."""
+
+    max_videos: int = field(default=0, metadata={"help": "Use at most this many training videos (0: all)."})
+    rotations: int = field(default=1, metadata={"help": "Show each MCQ under this many of its 4 option rotations."})
+    comment_targets: int = field(default=1, metadata={"help": "Top-liked real comments used as targets per video."})
+    warmup: list[str] = field(default_factory=list, metadata={
+        "help": "Curriculum blocks written first, each TASK[,TASK...]:ROWS[:SHARE]: e.g. cam_cat:6400:1 (every row "
+                "shows its answer text in the video slot) or cam_cat,ciu_title:9600:0.5 (half of them)."})
+    epochs: int = field(default=0, metadata={
+        "help": "Write the rows in training order: the warm-up blocks, then this many shuffled passes over every "
+                "row (read them with train_sampling_strategy sequential). 0 without warm-up: unordered rows."})
+
+    def __post_init__(self):
+        self.build_kwargs()  # a malformed block fails here, not after the videos are rendered
+
+    def build_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of `sft_data.build_sft_data`."""
+        return {**asdict(self), "warmup": [parse_warmup_block(block) for block in self.warmup]}
+
+
+@dataclass
+class ModelArguments:
+    """The model a run starts from; it is saved once as `<output_dir>/base`."""
+
+    model_name_or_path: str = field(default="tiny", metadata={
+        "help": f"A preset ({', '.join(PRESETS)}: random weights and a byte-level BPE trained on the SFT texts) or a "
+                "MIMIC-Chat folder."})
+    vocab_size: int = field(default=4000, metadata={
+        "help": "Tokenizer size for a preset start (a small corpus may give fewer tokens)."})
+    fusion_mode: Literal["token_gate", "xattn_gate"] = field(default="token_gate", metadata={
+        "help": "How video tokens enter the language model (preset start). xattn_gate trains with use_peft false."})
+    freeze_vision: bool = field(default=True, metadata={"help": "Keep the vision tower frozen."})
+    freeze_language_model: bool = field(default=True, metadata={
+        "help": "Keep the language model's own weights frozen (LoRA adapters still train)."})
+    model_overrides: dict[str, Any] | str = field(default_factory=dict, metadata={
+        "help": "Extra MimicChatConfig.from_preset arguments; text_config / vision_config mappings merge (a JSON "
+                "object on the command line)."})
+
+    def __post_init__(self):
+        if isinstance(self.model_overrides, str):
+            self.model_overrides = json.loads(self.model_overrides)
+
+
+@dataclass
+class LoraArguments:
+    """peft LoRA: adapters on the LM's attention projections; projectors and token gate trained in full."""
+
+    use_peft: bool = field(default=True, metadata={
+        "help": "Train LoRA adapters (false: every parameter that is not frozen trains in full)."})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
+    lora_alpha: int = field(default=32, metadata={"help": "LoRA alpha (the adapters are scaled by alpha / r)."})
+    lora_dropout: float = field(default=0.05, metadata={"help": "Dropout on the LoRA inputs."})
+    lora_target_modules: str = field(
+        default=r".*\.language_model\.layers\.\d+\.self_attn\.(q_proj|k_proj|v_proj|o_proj)",
+        metadata={"help": "Regex of the wrapped modules: the language model's attention projections only (not the "
+                          "vision tower, not cross-attention blocks)."})
+    lora_modules_to_save: list[str] = field(
+        default_factory=lambda: ["spatial_projector", "temporal_projector", "token_gate"],
+        metadata={"help": "Modules trained in full next to the adapters."})
+
+
+def _default(name: str, value: Any = None, factory: Any = None) -> Any:
+    """The `trl.SFTConfig` field `name` (same help) with another default."""
+    metadata = SFTConfig.__dataclass_fields__[name].metadata
+    return field(default_factory=factory, metadata=metadata) if factory else field(default=value, metadata=metadata)
+
+
+@dataclass
+class MimicSFTConfig(SFTConfig):
+    """`trl.SFTConfig` with the paper recipe's defaults (cosine schedule, lr 1e-4, 3 % warm-up, fp32 unless bf16 is
+    set, no activation checkpointing, seed 0).
+
+    Whatever the config says, rows reach the collator whole (TRL's dataset preparation is skipped, no column is
+    removed), `data_seed` follows `seed` unless set, and a machine without CUDA trains on the CPU.
+    """
+
+    output_dir: str | None = field(default=None, metadata={
+        "help": "The run folder (required): base/, checkpoint-*/, final/, train_config.json, train_log.jsonl, "
+                "train_summary.json."})
+    seed: int = _default("seed", 0)
+    learning_rate: float = _default("learning_rate", 1e-4)
+    lr_scheduler_type: SchedulerType | str = _default("lr_scheduler_type", "cosine")
+    warmup_steps: float = _default("warmup_steps", 0.03)
+    save_steps: float = _default("save_steps", 200)
+    save_total_limit: int | None = _default("save_total_limit", 2)
+    bf16: bool | None = _default("bf16", False)
+    activation_checkpointing: bool | None = _default("activation_checkpointing", False)
+    remove_unused_columns: bool = _default("remove_unused_columns", False)  # the collator reads prompt, target, …
+    dataset_kwargs: dict[str, Any] | str | None = _default(
+        "dataset_kwargs", factory=lambda: {"skip_prepare_dataset": True})  # TRL does not know video rows
+
+    def __post_init__(self):
+        if not self.output_dir:
+            raise ValueError("the run needs output_dir (the run folder), in the YAML or as --output_dir")
+        self.data_seed = self.seed if self.data_seed is None else self.data_seed
+        self.use_cpu = self.use_cpu or not torch.cuda.is_available()
+        super().__post_init__()
+
+
+RECIPE = (ScriptArguments, DataArguments, ModelArguments, LoraArguments, MimicSFTConfig)
+
+
+class Recipe(NamedTuple):
+    script: ScriptArguments
+    data: DataArguments
+    model: ModelArguments
+    lora: LoraArguments
+    training: MimicSFTConfig
+
+
+def make_parser(prog: str | None = None) -> TrlParser:
+    return TrlParser(RECIPE, prog=prog, description="Train MIMIC-Chat with TRL SFTTrainer. `--config FILE.yaml` sets "
+                     "any of these options (flat keys, see train/configs/); a flag on the command line wins over it.")
+
+
+def parse_recipe(argv: Sequence[str], prog: str | None = None) -> Recipe:
+    """`["--config", "train/configs/demo_tiny.yaml", "--output_dir", "runs/x", ...]` -> the run's arguments."""
+    return Recipe(*make_parser(prog).parse_args_and_config(list(argv)))
+
+
+def run_record(recipe: Recipe) -> dict[str, Any]:
+    """The contents of `train_config.json` (model cards and scripts/readme_results.py read these keys)."""
+    script, data, model, lora, training = recipe
+    return {
+        "seed": training.seed, "sft_data": script.sft_data, "max_train_minutes": script.max_train_minutes,
+        "out_dir": training.output_dir,
+        "model": {"init": model.model_name_or_path, "vocab_size": model.vocab_size, "fusion_mode": model.fusion_mode,
+                  "freeze_vision": model.freeze_vision, "freeze_language_model": model.freeze_language_model,
+                  "overrides": model.model_overrides},
+        "lora": {"enabled": lora.use_peft, "r": lora.lora_r, "alpha": lora.lora_alpha, "dropout": lora.lora_dropout,
+                 "target_modules": lora.lora_target_modules, "modules_to_save": lora.lora_modules_to_save},
+        "training": json.loads(training.to_json_string()),
+        "data": asdict(data),
+    }
+
+
+# -------------------------------------------------------------------------------------------------------------- model
+
+def load_mimic_chat(folder: str | Path, freeze_vision: bool | None = None, freeze_language_model: bool | None = None):
+    """(model, processor) from a saved MIMIC-Chat folder, with the freeze flags optionally replaced."""
+    model = MimicChatForConditionalGeneration.from_pretrained(folder)
+    # The processor follows the model's config (frame counts, size, video tokens); only the tokenizer is read back.
+    processor = build_processor(model.config, PreTrainedTokenizerFast.from_pretrained(folder))
+    if freeze_vision is not None:
+        model.config.freeze_vision = freeze_vision
+    if freeze_language_model is not None:
+        model.config.freeze_language_model = freeze_language_model
+    model.apply_freeze_flags()
+    return model, processor
+
+
+def initial_model(args: ModelArguments, run_dir: Path, texts: Iterable[str], seed: int):
+    """(model, processor) for a run: reloaded from `<run>/base` when it exists (resume), else built and saved there.
+
+    Saving the start once means resuming and exporting rebuild exactly the same base, even from random weights.
+    """
+    base = run_dir / BASE_DIR
+    flags = {"freeze_vision": args.freeze_vision, "freeze_language_model": args.freeze_language_model}
+    if not base.exists():
+        init = args.model_name_or_path
+        if init in PRESETS:
+            tokenizer = build_tokenizer(texts, vocab_size=args.vocab_size)
+            config = MimicChatConfig.from_preset(init, tokenizer=tokenizer, fusion_mode=args.fusion_mode, **flags,
+                                                 **dict(args.model_overrides))
+            torch.manual_seed(seed)
+            model = MimicChatForConditionalGeneration(config)
+            processor = build_processor(config, tokenizer)
+        elif Path(init).is_dir():
+            model, processor = load_mimic_chat(init, **flags)
+        else:
+            raise ValueError(f"model_name_or_path {init!r} is neither a preset ({sorted(PRESETS)}) nor a MIMIC-Chat "
+                             "folder")
+        save_for_hub(model, processor, base)
+    return load_mimic_chat(base, **flags)
+
+
+def peft_config(args: LoraArguments, fusion_mode: str) -> LoraConfig | None:
+    if not args.use_peft:
+        return None
+    if fusion_mode == "xattn_gate":
+        # peft would wrap copies of the cross-attention blocks in modules_to_save, but the decoder-layer hooks call the
+        # original blocks, so the trained copies would never run.
+        raise ValueError("LoRA training supports fusion_mode='token_gate'; set use_peft false for 'xattn_gate'")
+    return LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
+                      target_modules=args.lora_target_modules, modules_to_save=list(args.lora_modules_to_save),
+                      bias="none")
+
+
+def trainable_summary(model) -> str:
+    """One line per group of trainable parameters plus the totals, printed when training starts."""
+    groups: dict[str, int] = {}
+    for name, parameter in model.named_parameters():
+        if parameter.requires_grad:
+            plain = name.removeprefix("base_model.model.").replace(".modules_to_save.default", "")
+            key = "lora adapters" if "lora_" in name else ".".join(plain.split(".")[:2])
+            groups[key] = groups.get(key, 0) + parameter.numel()
+    counts = count_parameters(model)
+    lines = [f"  {count:>12,}  {name}" for name, count in sorted(groups.items())]
+    share = counts["trainable"] / max(1, counts["total"])
+    lines.append(f"trainable {counts['trainable']:,} of {counts['total']:,} parameters ({share:.2%})")
+    return "\n".join(["trainable parameters:", *lines])
+
+
+# ------------------------------------------------------------------------------------------------------------ trainer
+
+def load_sft_dataset(sft_dir: str | Path | None):
     from datasets import load_dataset
 
-    from mimic_train.sft_data import SFT_FILE
-
+    if not sft_dir:
+        raise ValueError("the run needs sft_data (a folder written by `mimic train data`), in the YAML or as --sft_data")
     path = Path(sft_dir) / SFT_FILE
     if not path.exists():
         raise FileNotFoundError(f"{path} not found: build the SFT data with `mimic train data` first")
@@ -30,92 +285,65 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return max(checkpoints, key=lambda p: int(p.name.split("-")[-1]), default=None)
 
 
-def _log_callback(run_dir: Path):
-    from transformers import TrainerCallback
+class AppendLog(TrainerCallback):
+    """Appends each log (losses, learning rate, …) to `<run>/train_log.jsonl`, from the main process only."""
 
-    class AppendLog(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            if state.is_world_process_zero and logs:
-                append_jsonl(run_dir / LOG_FILE, {"step": state.global_step, "epoch": state.epoch, **logs})
+    def __init__(self, run_dir: Path):
+        self.path = run_dir / LOG_FILE
 
-    return AppendLog()
-
-
-def _time_limit_callback(minutes: float):
-    from transformers import TrainerCallback
-
-    class StopAfter(TrainerCallback):
-        def on_train_begin(self, args, state, control, **kwargs):
-            self.deadline = time.monotonic() + 60 * minutes
-
-        def on_step_end(self, args, state, control, **kwargs):
-            if time.monotonic() >= self.deadline:
-                control.should_training_stop = True
-                control.should_save = True
-
-    return StopAfter()
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if state.is_world_process_zero and logs:
+            append_jsonl(self.path, {"step": state.global_step, "epoch": state.epoch, **logs})
 
 
-def build_trainer(config: dict, train_dataset=None, frame_loader=None):
+class StopAfter(TrainerCallback):
+    """Stops training (and saves) once `minutes` of wall-clock time have passed since it began."""
+
+    def __init__(self, minutes: float):
+        self.minutes = minutes
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.deadline = time.monotonic() + 60 * self.minutes
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if time.monotonic() >= self.deadline:
+            control.should_training_stop = True
+            control.should_save = True
+
+
+def build_trainer(recipe: Recipe, train_dataset=None, frame_loader=None) -> SFTTrainer:
     """The SFTTrainer of a run (model built or reloaded from `<run>/base`); `frame_loader` replaces the video decoder."""
     from accelerate import PartialState
-    from transformers import set_seed
-    from trl import SFTConfig, SFTTrainer
 
-    from mimic_train.collator import SFTCollator
-    from mimic_train.frames import VideoFrameLoader
-    from mimic_train.lora import lora_config
-    from mimic_train.model_init import initial_model
-
-    run_dir = Path(config["out_dir"])
-    set_seed(config["seed"])
-    dataset = train_dataset if train_dataset is not None else load_sft_dataset(config["sft_data"])
+    script, _, model_args, lora_args, training_args = recipe
+    run_dir = Path(training_args.output_dir)
+    set_seed(training_args.seed)
+    dataset = train_dataset if train_dataset is not None else load_sft_dataset(script.sft_data)
     texts = list(dataset["prompt"]) + list(dataset["target"])
-    training = dict(config["training"])
-    max_length = training.pop("max_length")
-    args = SFTConfig(
-        output_dir=str(run_dir),
-        seed=config["seed"],
-        data_seed=config["seed"],
-        remove_unused_columns=False,  # the collator needs prompt/target/video_path
-        dataset_kwargs={"skip_prepare_dataset": True},  # TRL does not know video rows; the collator tokenises
-        max_length=max_length,
-        use_cpu=not _has_accelerator(),
-        **training,
-    )
     # Rank 0 builds and saves <run>/base first; the other ranks then load the same weights from it. The state is a
     # singleton: it must be created with the trainer's cpu flag, or a CPU launch would not join the gloo group.
-    with PartialState(cpu=args.use_cpu).main_process_first():
-        model, processor = initial_model(config["model"], run_dir, texts, config["seed"])
-    peft_config = lora_config(config["lora"], model.config.fusion_mode) if config["lora"]["enabled"] else None
-    collator = SFTCollator(processor, frame_loader or VideoFrameLoader(model.config), max_length=max_length)
+    with PartialState(cpu=training_args.use_cpu).main_process_first():
+        model, processor = initial_model(model_args, run_dir, texts, training_args.seed)
+    collator = SFTCollator(processor, frame_loader or VideoFrameLoader(model.config),
+                           max_length=training_args.max_length)
     return SFTTrainer(
         model=model,
-        args=args,
+        args=training_args,
         train_dataset=dataset,
         data_collator=collator,
         processing_class=processor,
-        peft_config=peft_config,
-        callbacks=[_log_callback(run_dir)]
-        + ([_time_limit_callback(config["max_train_minutes"])] if config["max_train_minutes"] else []),
+        peft_config=peft_config(lora_args, model.config.fusion_mode),
+        callbacks=[AppendLog(run_dir)] + ([StopAfter(script.max_train_minutes)] if script.max_train_minutes else []),
     )
 
 
-def _has_accelerator() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
-def run_sft(config: dict, resume: str | bool = "auto", frame_loader=None) -> Path:
+def run_sft(recipe: Recipe, resume: str | bool = "auto", frame_loader=None) -> Path:
     """Train and save `<run>/final`; resume: "auto" (latest checkpoint if any), a checkpoint path, or False."""
-    from mimic_train.lora import trainable_summary
-
-    run_dir = Path(config["out_dir"])
+    run_dir = Path(recipe.training.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    trainer = build_trainer(config, frame_loader=frame_loader)
+    trainer = build_trainer(recipe, frame_loader=frame_loader)
     if trainer.is_world_process_zero():
-        atomic_write_json(run_dir / "train_config.json", config)
+        atomic_write_json(run_dir / CONFIG_FILE, run_record(recipe))
     checkpoint = latest_checkpoint(run_dir) if resume == "auto" else (resume or None)
     if trainer.is_world_process_zero():
         print(trainable_summary(trainer.model))
@@ -136,7 +364,33 @@ def run_sft(config: dict, resume: str | bool = "auto", frame_loader=None) -> Pat
             "wall_s": round(wall_s, 2),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "resumed_from": str(checkpoint) if checkpoint else None,
-            "lora": bool(config["lora"]["enabled"]),
+            "lora": bool(recipe.lora.use_peft),
         })
         print(json.dumps({"final": str(run_dir / FINAL_DIR), "wall_s": round(wall_s, 1)}))
     return run_dir / FINAL_DIR
+
+
+def resume_target(recipe: Recipe) -> str | bool:
+    """`run_sft`'s resume argument from the arguments: no_resume, resume_from_checkpoint, or "auto"."""
+    return False if recipe.script.no_resume else (recipe.training.resume_from_checkpoint or "auto")
+
+
+# --------------------------------------------------------------------------------------------------------------- demo
+
+def train_demo_model(world_dir: str | Path, bench_dir: str | Path, out_dir: str | Path, seed: int = 0,
+                     config_path: str | Path = DEMO_CONFIG, max_videos: int | None = None) -> Path:
+    """The demo's model: render the training videos, build the SFT data and train as `configs/demo_tiny.yaml` says
+    (its data options included), then export `<out>/mimic-chat-tiny` (loads with AutoModel + trust_remote_code).
+
+    Resumable: rendered videos, the SFT data and training checkpoints already in `out_dir` are reused.
+    """
+    from mimic_train.export import export_model
+
+    out_dir = Path(out_dir)
+    recipe = parse_recipe(["--config", str(config_path), "--sft_data", str(out_dir / "sft"),
+                           "--output_dir", str(out_dir / "run"), "--seed", str(seed)]
+                          + ([] if max_videos is None else ["--max_videos", str(max_videos)]))
+    build_sft_data(world_dir, out_dir / "videos", recipe.script.sft_data, bench_dir=bench_dir, seed=seed,
+                   **recipe.data.build_kwargs())
+    run_sft(recipe)
+    return export_model(out_dir / "run", out_dir / "mimic-chat-tiny")

@@ -54,6 +54,17 @@ SFT_SCHEMA = pa.schema([
 WarmupBlock = tuple[Sequence[str], int, float]
 
 
+def parse_warmup_block(text: str) -> WarmupBlock:
+    """`cam_cat,cam_topic:6400:0.5` -> (("cam_cat", "cam_topic"), 6400, 0.5); the share defaults to 0."""
+    parts = text.split(":")
+    if len(parts) in (2, 3) and parts[0]:
+        try:
+            return tuple(parts[0].split(",")), int(parts[1]), float(parts[2]) if len(parts) == 3 else 0.0
+        except ValueError:  # a count or share that is not a number
+            pass
+    raise ValueError(f"warm-up block {text!r} must look like TASK[,TASK…]:ROWS[:SLOT_TEXT_SHARE]")
+
+
 def training_video_ids(world_dir: Path, max_videos: int = 0, seed: int = 0) -> list[str]:
     """Training-pool ids (zero overlap with the bench checked on the records), a seeded subset if max_videos > 0."""
     records = pq.read_table(world_dir / "records.parquet", columns=["video_id", "channel_id", "title", "platform"])

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from ..frames import FramePolicy
+from modeling_mimic_chat.frames_mimic_chat import FramePolicy
 
 LETTERS = "ABCD"
 
@@ -82,3 +82,37 @@ def letters_from_logits(logits: torch.Tensor, letter_ids: list[int]) -> list[Mcq
     scores = torch.log_softmax(logits.float(), dim=-1)[:, letter_ids]
     return [McqAnswer(letter=LETTERS[int(row.argmax())], letter_scores=[round(float(v), 5) for v in row])
             for row in scores]
+
+
+def generate_new_text(model, tokenizer, batch, settings: GenerationSettings) -> list[str]:
+    """Generate from a left-padded batch (seeded by settings.seed) and decode only the new tokens, stripped."""
+    torch.manual_seed(settings.seed)
+    sampling = {"temperature": settings.temperature, "top_p": settings.top_p} if settings.do_sample else {}
+    out = model.generate(**batch, max_new_tokens=settings.max_new_tokens, do_sample=settings.do_sample,
+                         pad_token_id=tokenizer.pad_token_id, **sampling)
+    new_tokens = out[:, batch["input_ids"].shape[1]:]
+    return [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+
+
+class LocalModelAnswers:
+    """`answer` and `generate` for adapters over a local transformers model: the likelihood-or-generate rule, once.
+
+    Mix in before Adapter. The adapter provides `model`, `scoring`, `settings`, `_letter_ids` (letter_token_ids of
+    its tokenizer when scoring is "likelihood"), `_batch(requests)` (left-padded model inputs holding `input_ids`) and
+    `_tokenizer()` (the tokenizer that decodes the model's output).
+    """
+
+    def _tokenizer(self):
+        raise NotImplementedError
+
+    @torch.inference_mode()
+    def answer(self, requests: list[McqRequest]) -> list[McqAnswer]:
+        batch = self._batch(requests)
+        if self.scoring == "likelihood":
+            return letters_from_logits(self.model(**batch).logits[:, -1], self._letter_ids)
+        return [McqAnswer(response=text) for text in generate_new_text(self.model, self._tokenizer(), batch,
+                                                                       self.settings)]
+
+    @torch.inference_mode()
+    def generate(self, requests: list[McqRequest], settings: GenerationSettings) -> list[str]:
+        return generate_new_text(self.model, self._tokenizer(), self._batch(requests), settings)

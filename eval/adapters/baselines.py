@@ -9,8 +9,8 @@ from typing import Any
 
 import torch
 
-from ..fingerprint import folder_weights_fingerprint
-from .base import LETTERS, Adapter, GenerationSettings, McqAnswer, McqRequest, letter_token_ids, letters_from_logits
+from ..harness.fingerprint import folder_weights_fingerprint
+from .base import LETTERS, Adapter, LocalModelAnswers, McqAnswer, McqRequest, letter_token_ids
 
 
 @dataclass
@@ -33,7 +33,7 @@ class RandomAdapter(Adapter):
 
 
 @dataclass
-class BlindLMAdapter(Adapter):
+class BlindLMAdapter(LocalModelAnswers, Adapter):
     """A text-only causal LM (e.g. a VLM's language backbone) answering from the prompt alone."""
 
     kind = "blind-lm"
@@ -64,19 +64,5 @@ class BlindLMAdapter(Adapter):
             texts = [r.prompt for r in requests]
         return self.tokenizer(texts, return_tensors="pt", padding=True).to(self.model.device)
 
-    @torch.inference_mode()
-    def answer(self, requests: list[McqRequest]) -> list[McqAnswer]:
-        batch = self._batch(requests)
-        if self.scoring == "likelihood":
-            return letters_from_logits(self.model(**batch).logits[:, -1], self._letter_ids)
-        return [McqAnswer(response=text) for text in self.generate(requests, self.settings)]
-
-    @torch.inference_mode()
-    def generate(self, requests: list[McqRequest], settings: GenerationSettings) -> list[str]:
-        batch = self._batch(requests)
-        torch.manual_seed(settings.seed)
-        sampling = {"temperature": settings.temperature, "top_p": settings.top_p} if settings.do_sample else {}
-        out = self.model.generate(**batch, max_new_tokens=settings.max_new_tokens, do_sample=settings.do_sample,
-                                  pad_token_id=self.tokenizer.pad_token_id, **sampling)
-        return [t.strip() for t in self.tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:],
-                                                                skip_special_tokens=True)]
+    def _tokenizer(self):
+        return self.tokenizer

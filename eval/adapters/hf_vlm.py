@@ -9,9 +9,10 @@ from typing import Any
 
 import torch
 
-from ..fingerprint import folder_weights_fingerprint
-from ..frames import FramePolicy
-from .base import Adapter, GenerationSettings, McqAnswer, McqRequest, letter_token_ids, letters_from_logits
+from modeling_mimic_chat.frames_mimic_chat import FramePolicy
+
+from ..harness.fingerprint import folder_weights_fingerprint
+from .base import Adapter, LocalModelAnswers, McqRequest, letter_token_ids
 
 
 def _device() -> torch.device:
@@ -19,7 +20,7 @@ def _device() -> torch.device:
 
 
 @dataclass
-class HFVideoAdapter(Adapter):
+class HFVideoAdapter(LocalModelAnswers, Adapter):
     """A VLM loaded from a local folder or Hub id; the video goes in as the temporal frames [T, H, W, 3]."""
 
     kind = "hf"
@@ -77,25 +78,8 @@ class HFVideoAdapter(Adapter):
     def processor_kwargs(self, with_video: bool) -> dict[str, Any]:
         return {"do_sample_frames": False} if with_video else {}
 
-    @torch.inference_mode()
-    def answer(self, requests: list[McqRequest]) -> list[McqAnswer]:
-        batch = self._batch(requests)
-        if self.scoring == "likelihood":
-            return letters_from_logits(self.model(**batch).logits[:, -1], self._letter_ids)
-        return [McqAnswer(response=text) for text in self._generate(batch, self.settings)]
-
-    @torch.inference_mode()
-    def generate(self, requests: list[McqRequest], settings: GenerationSettings) -> list[str]:
-        return self._generate(self._batch(requests), settings)
-
-    def _generate(self, batch, settings: GenerationSettings) -> list[str]:
-        torch.manual_seed(settings.seed)
-        tokenizer = self.processor.tokenizer
-        sampling = {"temperature": settings.temperature, "top_p": settings.top_p} if settings.do_sample else {}
-        out = self.model.generate(**batch, max_new_tokens=settings.max_new_tokens, do_sample=settings.do_sample,
-                                  pad_token_id=tokenizer.pad_token_id, **sampling)
-        new_tokens = out[:, batch["input_ids"].shape[1]:]
-        return [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+    def _tokenizer(self):
+        return self.processor.tokenizer
 
 
 @dataclass
@@ -106,9 +90,7 @@ class MimicChatAdapter(HFVideoAdapter):
     trust_remote_code: bool = True
 
     def frame_policy(self) -> FramePolicy:
-        config = self.model.config
-        side = config.vision_config.image_size
-        return FramePolicy(spatial=config.spatial_num_frames, temporal=config.temporal_num_frames, size=(side, side))
+        return FramePolicy.from_config(self.model.config)
 
     def identity(self) -> dict[str, Any]:
         return {**super().identity(), "num_frames": None}

@@ -15,7 +15,8 @@ from typing import Any
 
 import torch
 
-from ..frames import FramePolicy
+from modeling_mimic_chat.frames_mimic_chat import FramePolicy
+
 from .base import Adapter, GenerationSettings, McqAnswer, McqRequest
 
 RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504}

@@ -21,6 +21,9 @@ from . import ATTENTION_SOURCE, HUMAN_SOURCE
 from .sheet import ATTENTION_PASS
 
 HUMAN_LATENT = 0.88
+# SIMULATED latent human-likeness of five simulated models (spread like the paper's range), for load tests.
+SIMULATED_MODEL_LATENTS = {"sim-describer": 0.05, "sim-baseline": 0.18, "sim-mid": 0.35, "sim-tuned": 0.62,
+                           "sim-strong": 0.75}
 _OBJECTS = ("cat", "skateboard", "guitar", "pancake", "drone", "puppy", "car", "wave", "cake", "bike")
 _COLOURS = ("red", "blue", "green", "yellow", "purple", "orange")
 _MOTIONS = ("spins around", "jumps over a box", "slides to the left", "falls down", "flies up", "rolls away")

@@ -29,7 +29,7 @@ def package_versions() -> dict[str, str | None]:
 
 def harness_commit() -> str | None:
     """The git commit of the harness source, when it runs from a checkout (None from an installed wheel)."""
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parent
     try:
         out = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):

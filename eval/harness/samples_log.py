@@ -1,4 +1,5 @@
-"""The append-only per-sample log: one fsynced JSON line per finished sample, keyed so a rerun skips it.
+"""The append-only per-sample log (a `mimic_data.io.JsonlLedger`): one fsynced JSON line per finished sample, keyed so
+a rerun skips it.
 
 A sample's key hashes (question, condition, rotation, model, prompt, frames, generation settings): change any of them
 and the sample is planned again; keep them and it is never repeated. Several writers (data-parallel ranks) each append to
@@ -8,10 +9,11 @@ their own file; readers take the union of every `samples*.jsonl` in the run fold
 from __future__ import annotations
 
 import os
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
-from mimic_data.io import append_jsonl, append_jsonl_rows, atomic_write_text, read_jsonl
+from mimic_data.io import JsonlLedger, atomic_write_text, latest_by_key
 
 from .fingerprint import fingerprint
 
@@ -28,50 +30,19 @@ def log_files(run_dir: str | os.PathLike) -> list[Path]:
     return sorted(Path(run_dir).glob("samples*.jsonl"))
 
 
-def repair_torn_tail(path: Path) -> None:
-    """Cut a half-written last line (a kill mid-append) so the next append starts on a fresh line."""
-    if not path.is_file() or path.stat().st_size == 0:
-        return
-    with open(path, "rb+") as f:
-        f.seek(-1, os.SEEK_END)
-        if f.read(1) == b"\n":
-            return
-        data = path.read_bytes()
-        f.truncate(data.rfind(b"\n") + 1)
-        f.flush()
-        os.fsync(f.fileno())
-
-
 def latest_rows_in(*paths: str | os.PathLike) -> dict[str, dict[str, Any]]:
     """key -> its latest row; a settled row is never replaced by a later unsettled one."""
-    rows: dict[str, dict[str, Any]] = {}
-    for path in paths:
-        for row in read_jsonl(path):
-            if "key" in row:
-                previous = rows.get(row["key"])
-                if previous is None or previous.get("status") not in SETTLED or row.get("status") in SETTLED:
-                    rows[row["key"]] = row
-    return rows
+    rows = chain.from_iterable(JsonlLedger(path) for path in paths)
+    return latest_by_key(rows, key=lambda row: row.get("key"), replaces=_settled_stays)
+
+
+def _settled_stays(current: dict[str, Any], row: dict[str, Any]) -> bool:
+    return current.get("status") not in SETTLED or row.get("status") in SETTLED
 
 
 def latest_rows(run_dir: str | os.PathLike) -> dict[str, dict[str, Any]]:
     """latest_rows_in over every log file of a run folder."""
     return latest_rows_in(*log_files(run_dir))
-
-
-class SampleLog:
-    """Appends rows to one file of a run folder (its own per rank) after cutting a torn tail once."""
-
-    def __init__(self, path: str | os.PathLike):
-        self.path = Path(path)
-        repair_torn_tail(self.path)
-
-    def append(self, row: dict[str, Any]) -> None:
-        append_jsonl(self.path, row)
-
-    def extend(self, rows: list[dict[str, Any]]) -> None:
-        """One fsync per batch instead of per row: per-row fsync cost more than a tiny model's forward pass."""
-        append_jsonl_rows(self.path, rows)
 
 
 def merge_logs(run_dir: str | os.PathLike, keys: list[str] | None = None) -> Path:

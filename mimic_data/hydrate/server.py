@@ -17,7 +17,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from .render import video_relpath
+from ..render import video_relpath
 
 FAULTS = ("404", "403", "429", "429-once", "truncate", "slow", "stall", "garbage")
 

@@ -3,12 +3,13 @@
     mimic release --demo runs/demo --out runs/demo/release            # assemble + validate (offline)
     mimic release --demo runs/demo --out DIR --org ORG --push         # ... then upload with huggingface_hub
 
-Folders under OUT: MIMIC-Data and MIMIC-Bench (datasets: parquet + card, copied from their own releases), MIMIC-Chat
-(the exported model with remote code, weights and a card rendered here), MIMIC-Chat-Space (see release_space.py).
-Validation: every dataset config loads with `load_dataset` and the folders hold no video file and no comment-author
-column; the model loads with AutoModel/AutoProcessor(trust_remote_code=True) in a fresh process that cannot import this
-project; the Space imports its app from its own folder and writes comments on a bundled example. The result goes to
-OUT/release_report.json. Python entry point for `make demo`: `release_all(demo_dir, out_dir)`.
+The orchestrator: each artifact builds its own folder and card — MIMIC-Data (`mimic_data.release`), MIMIC-Bench
+(`mimic_bench.release`), MIMIC-Chat (the exported model; card by `mimic_train.model_card`), MIMIC-Chat-Space
+(`mimic_space.assemble`) — and this module gathers them under OUT and validates them as the Hub will use them:
+every dataset config loads with `load_dataset` and the folders hold no video file and no comment-author column; the
+model loads with AutoModel/AutoProcessor(trust_remote_code=True) in a fresh process that cannot import this project;
+the Space starts from its own folder (no project package importable) and writes comments on a bundled example. The
+result goes to OUT/release_report.json. Python entry point for `make demo`: `release_all(demo_dir, out_dir)`.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-from mimic_data.cards import render_card
 from mimic_data.io import atomic_write_json, atomic_write_text
 
 ARTIFACTS = {"MIMIC-Data": "dataset", "MIMIC-Bench": "dataset", "MIMIC-Chat": "model", "MIMIC-Chat-Space": "space"}
@@ -30,8 +30,8 @@ VIDEO_SUFFIXES = {".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v", ".flv", ".ts"
 AUTHOR_FIELDS = {"author", "author_id", "author_name", "author_handle", "author_url", "author_thumbnail",
                  "commenter", "commenter_id", "username", "user_id", "user_name", "handle"}
 PICKLE_SUFFIXES = {".bin", ".pt", ".pth", ".ckpt", ".pkl"}
-PROJECT_MODULES = ("modeling_mimic_chat", "mimic_data", "mimic_bench", "mimic_train", "mimic_eval", "mimic_cli",
-                   "mimic_demo")
+PROJECT_MODULES = ("modeling_mimic_chat", "mimic_data", "mimic_bench", "mimic_train", "mimic_eval", "mimic_cards",
+                   "mimic_space", "mimic_cli", "mimic_demo", "mimic_release")
 CHILD_TIMEOUT_S = 300
 CHILD_ENV = {"OMP_NUM_THREADS": "1"}  # checks run tiny workloads; extra threads only contend with other processes
 
@@ -93,15 +93,19 @@ def validate_dataset_folder(folder: str | Path) -> dict:
 
 # ---- model folder ----------------------------------------------------------------------------------------------------
 
-# Runs in a child interpreter with the project's packages blocked: only the folder's own remote code may serve.
-_MODEL_CHECK = r"""
-import importlib.abc, json, sys
-BLOCKED = set(sys.argv[2].split(","))
+# Prepended to every check script: a released folder must work without any project package.
+_BLOCK_PROJECT = f"""
+import importlib.abc, sys
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in BLOCKED:
-            raise ImportError(f"project module {name} imported by the released remote code")
+        if name.split(".")[0] in {PROJECT_MODULES!r}:
+            raise ImportError(f"project module {{name}} imported by a released folder")
 sys.meta_path.insert(0, Block())
+"""
+
+# Only the folder's own remote code may serve.
+_MODEL_CHECK = r"""
+import json, sys
 from transformers import AutoModel, AutoProcessor
 model = AutoModel.from_pretrained(sys.argv[1], trust_remote_code=True)
 processor = AutoProcessor.from_pretrained(sys.argv[1], trust_remote_code=True)
@@ -115,8 +119,9 @@ print(json.dumps({"model_class": type(model).__name__, "processor_class": type(p
 """
 
 
-def _run_child(args: list[str], cwd: Path, what: str, env: dict | None = None) -> dict:
-    completed = subprocess.run([sys.executable, "-I", "-B", *args], cwd=cwd, capture_output=True, text=True,
+def _run_isolated(script: str, args: list[str], cwd: Path, what: str, env: dict | None = None) -> dict:
+    """Run `script` in a fresh interpreter that cannot import the project; its last stdout line is the JSON result."""
+    completed = subprocess.run([sys.executable, "-I", "-B", "-c", _BLOCK_PROJECT + script, *args], cwd=cwd, capture_output=True, text=True,
                                timeout=CHILD_TIMEOUT_S, env={**os.environ, **CHILD_ENV, **(env or {})})
     if completed.returncode != 0:
         raise ReleaseError(f"{what} failed in a fresh process:\n{completed.stderr[-3000:]}")
@@ -132,27 +137,27 @@ def validate_model_folder(folder: str | Path) -> dict:
     if not list(folder.glob("*.safetensors")):
         raise ReleaseError(f"{folder}: no *.safetensors weights")
     with tempfile.TemporaryDirectory() as cwd:
-        return _run_child(["-c", _MODEL_CHECK, str(folder), ",".join(PROJECT_MODULES)], Path(cwd),
-                          f"loading the model folder {folder}")
+        return _run_isolated(_MODEL_CHECK, [str(folder)], Path(cwd), f"loading the model folder {folder}")
 
 
 # ---- Space folder ----------------------------------------------------------------------------------------------------
 
-# Runs in a child interpreter from the Space folder: the app must work from the folder's own files (vendored packages
-# included) and write comments on a bundled example.
+# Runs in a child interpreter from the Space folder: the app must work from the folder's own files (no project package
+# importable) and write comments on a bundled example.
 _SPACE_CHECK = r"""
 import json, sys
 from pathlib import Path
 folder = Path(sys.argv[1])
 sys.path.insert(0, str(folder))
-import app, comment_engine, human_or_ai, mimic_bench, mimic_data
-outside = [m.__name__ for m in (mimic_data, mimic_bench) if not Path(m.__file__).resolve().is_relative_to(folder)]
+import app, comment_engine, frames_mimic_chat, human_or_ai
+outside = [m.__name__ for m in (app, comment_engine, frames_mimic_chat, human_or_ai)
+           if not Path(m.__file__).resolve().is_relative_to(folder)]
 data = human_or_ai.load_space_data(folder / "space_data")
 engine = comment_engine.CommentEngine(app.default_model_path())
 app.build_demo(engine, data)
 example = data.examples()[0]
 check = comment_engine.check_video(example)
-comments = engine.generate(engine.sample(example), data.prompt_rows[app._platform_for(check)], 2, 0.9, 0.95, 0)
+comments = engine.generate(engine.sample(example), data.prompts[app._platform_for(check)], 2, 0.9, 0.95, 0)
 print(json.dumps({"outside_folder": outside, "n_rounds": len(data.rounds), "example_comments": comments}))
 """
 
@@ -169,23 +174,11 @@ def validate_space_folder(folder: str | Path, model_folder: str | Path) -> dict:
             raise ReleaseError(f"{folder}/README.md: Space YAML lacks {key!r}")
     if not (folder / "requirements.txt").is_file():
         raise ReleaseError(f"{folder}: no requirements.txt")
-    blocked = ",".join(m for m in PROJECT_MODULES if m not in ("mimic_data", "mimic_bench"))
-    script = _SPACE_CHECK.replace("import json, sys\n", _blocker(blocked), 1)
-    result = _run_child(["-c", script, str(folder)], folder, f"starting the Space in {folder}",
+    result = _run_isolated(_SPACE_CHECK, [str(folder)], folder, f"starting the Space in {folder}",
                         env={"MIMIC_CHAT_MODEL": str(Path(model_folder).resolve())})
     if result["outside_folder"]:
         raise ReleaseError(f"{folder}: the app imported {result['outside_folder']} from outside its folder")
     return result
-
-
-def _blocker(blocked: str) -> str:
-    return ("import importlib.abc, json, sys\n"
-            f"BLOCKED = set({blocked!r}.split(','))\n"
-            "class Block(importlib.abc.MetaPathFinder):\n"
-            "    def find_spec(self, name, path=None, target=None):\n"
-            "        if name.split('.')[0] in BLOCKED:\n"
-            "            raise ImportError(f'project module {name} is not part of the Space')\n"
-            "sys.meta_path.insert(0, Block())\n")
 
 
 # ---- assembly --------------------------------------------------------------------------------------------------------
@@ -237,8 +230,8 @@ def find_inputs(demo_dir: str | Path, *, data_dir=None, bench_dir=None, model_di
 def release_all(demo_dir: str | Path, out_dir: str | Path, *, org: str = DEFAULT_ORG, seed: int = 0,
                 **inputs) -> dict:
     """Assemble and validate OUT/{MIMIC-Data, MIMIC-Bench, MIMIC-Chat, MIMIC-Chat-Space}; returns the report."""
-    from .release_cards import model_card_context
-    from .release_space import build_space_folder
+    from mimic_space.assemble import build_space_folder
+    from mimic_train.model_card import render_model_card
 
     paths = find_inputs(demo_dir, **inputs)
     out = Path(out_dir)
@@ -251,9 +244,9 @@ def release_all(demo_dir: str | Path, out_dir: str | Path, *, org: str = DEFAULT
     model_folder = copy_folder(paths["model_dir"], out / "MIMIC-Chat", ignore=shutil.ignore_patterns("README.md"))
     counts = validate_model_folder(model_folder)
     source = "the synthetic world (`mimic demo`)" if paths["world_dir"] else "a crawl of real platform videos"
-    context = model_card_context(model_folder, counts, org=org, source=source, train_dir=paths["train_dir"],
-                                 eval_dir=paths["eval_dir"])
-    atomic_write_text(model_folder / "README.md", render_card("mimic_chat.md", context, kind="model"))
+    atomic_write_text(model_folder / "README.md", render_model_card(model_folder, counts, org=org, source=source,
+                                                                      train_dir=paths["train_dir"],
+                                                                      eval_dir=paths["eval_dir"]))
     report["artifacts"]["MIMIC-Chat"] = {"repo_type": "model", **counts}
     print(f"MIMIC-Chat: {counts['total']:,} parameters, loads in a fresh process", flush=True)
 

@@ -2,14 +2,15 @@
 
 One `YoutubeDL.extract_info(url, download=True)` per video (yt-dlp as a library), format capped at `max_height`
 (mp4 preferred), cookies / proxy / sleep passed through. A download lands as `.<id>.dl.<ext>` next to its final path,
-is probed (`mimic_data.preflight.probe_video`: a file that does not decode is `corrupt`, never `ok`), hashed, and only
-then renamed to `videos/<platform>/<id[:2]>/<id>.mp4` (`mimic_data.render.video_relpath`).
+is probed (`mimic_data.hydrate.preflight.probe_video`: a file that does not decode is `corrupt`, never `ok`), hashed,
+and only then renamed to `videos/<platform>/<id[:2]>/<id>.mp4` (`mimic_data.render.video_relpath`).
 
-Ledger: `ROOT/hydration/ledger-<i>-of-<N>.jsonl`, append-only (fsync), one row per attempt: video_id, platform, url,
-status (mimic_data.ytdlp_errors: ok, unavailable, private, removed, geo, age, bot_check, rate_limited, http_error,
-network, corrupt, other), transient, error_class, message, attempt, time_utc, yt_dlp_version, relpath, bytes, sha256,
-duration_s, width, height, fps, vcodec, format_id, elapsed_s. The ok row is written after the rename, so a kill at any
-point leaves either no ok row (the video is redone on resume) or an ok row for a complete, verified file.
+Ledger: `ROOT/hydration/ledger-<i>-of-<N>.jsonl`, a `mimic_data.io.JsonlLedger` (append-only, fsync, a torn last line
+repaired before appending), one row per attempt: video_id, platform, url, status (mimic_data.hydrate.ytdlp_errors: ok,
+unavailable, private, removed, geo, age, bot_check, rate_limited, http_error, network, corrupt, other), transient,
+error_class, message, attempt, time_utc, yt_dlp_version, relpath, bytes, sha256, duration_s, width, height, fps,
+vcodec, format_id, elapsed_s. The ok row is written after the rename, so a kill at any point leaves either no ok row
+(the video is redone on resume) or an ok row for a complete, verified file.
 
 Resume: a video whose latest row is ok (and whose file is there with the recorded size) or a permanent failure is
 skipped; never-tried videos and transient failures are tried. `retry_failed=True` tries only videos whose latest row
@@ -17,10 +18,10 @@ is a failure (permanent ones included). A transient failure is retried up to `re
 backoff; bot checks and 429s are not retried in place but count towards the circuit breaker, which stops the run
 after `max_consecutive_blocks` videos in a row end blocked.
 
-Scale-out: `shard_of(id, N) = crc32(id) % N`; `hydrate_partition(rows, root, shard, options)` is a pure per-partition
-function (its inputs are the rows and the folder; it writes only its own ledger and its videos), so any engine can
-drive it: `hydrate(..., workers=W)` runs W shards in a multiprocessing pool; Ray would call it as a remote task per
-shard (`ray.remote(hydrate_partition).remote(rows_i, root, (i, N), options)`), Spark as
+Scale-out: `mimic_data.io.shard_of(id, N) = crc32(id) % N`; `hydrate_partition(rows, root, shard, options)` is a
+pure per-partition function (its inputs are the rows and the folder; it writes only its own ledger and its videos), so
+any engine can drive it: `hydrate(..., workers=W)` runs W shards in a multiprocessing pool; Ray would call it as a
+remote task per shard (`ray.remote(hydrate_partition).remote(rows_i, root, (i, N), options)`), Spark as
 `rdd.keyBy(lambda r: shard_of(r["video_id"], N)).groupByKey(N).foreachPartition(...)` on a shared filesystem.
 `report` merges all ledgers. Cross-worker rate limits are per worker: keep workers x (1/sleep) under the site's limit.
 """
@@ -33,16 +34,14 @@ import logging
 import os
 import re
 import time
-import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from .io import append_jsonl, read_jsonl
+from ..io import JsonlLedger, file_sha256, latest_by_key, shard_of
+from ..render import video_relpath
 from .preflight import BLOCKING, probe_video
-from .render import video_relpath
-from .sampler import file_sha256
 from .ytdlp_errors import BLOCK_STATUSES, YtDlpLogger, classify_ytdlp_error, is_settled, root_cause
 
 LEDGER_DIR = "hydration"
@@ -67,10 +66,6 @@ class HydrateOptions:
     retry_failed: bool = False
 
 
-def shard_of(video_id: str, num_shards: int) -> int:
-    return zlib.crc32(video_id.encode("utf-8")) % num_shards
-
-
 def ledger_path(root: str | os.PathLike, shard: tuple[int, int]) -> Path:
     return Path(root) / LEDGER_DIR / f"ledger-{shard[0]:03d}-of-{shard[1]:03d}.jsonl"
 
@@ -79,18 +74,17 @@ def read_ledgers(root: str | os.PathLike) -> list[dict[str, Any]]:
     """Every attempt row of every shard ledger under root (each ledger in its own time order)."""
     rows = []
     for path in sorted((Path(root) / LEDGER_DIR).glob("ledger-*.jsonl")):
-        rows.extend(read_jsonl(path))
+        rows.extend(JsonlLedger(path))
     return rows
 
 
 def latest_rows(root: str | os.PathLike) -> dict[str, dict[str, Any]]:
     """The latest attempt per video across ledgers (by time_utc, then attempt number)."""
-    latest: dict[str, dict[str, Any]] = {}
-    for row in read_ledgers(root):
-        current = latest.get(row["video_id"])
-        if current is None or (row["time_utc"], row["attempt"]) >= (current["time_utc"], current["attempt"]):
-            latest[row["video_id"]] = row
-    return latest
+    return latest_by_key(read_ledgers(root), key=lambda row: row["video_id"], replaces=_not_older)
+
+
+def _not_older(current: dict[str, Any], row: dict[str, Any]) -> bool:
+    return (row["time_utc"], row["attempt"]) >= (current["time_utc"], current["attempt"])
 
 
 def is_available(root: Path, row: dict[str, Any] | None) -> bool:
@@ -243,7 +237,7 @@ def hydrate_partition(rows: list[dict[str, str]], root: str | os.PathLike, shard
     """Hydrate these rows (all of one shard) into root, appending to the shard's ledger; returns this run's rows."""
     options = options or HydrateOptions()
     root = Path(root)
-    ledger = ledger_path(root, shard)
+    ledger = JsonlLedger(ledger_path(root, shard))
     latest = latest_rows(root)
     attempts = Counter(row["video_id"] for row in read_ledgers(root))
     todo = _wanted(rows, root, latest, options.retry_failed)
@@ -266,7 +260,7 @@ def hydrate_partition(rows: list[dict[str, str]], root: str | os.PathLike, shard
     return written
 
 
-def _hydrate_one(ydl, root: Path, row: dict[str, str], options: HydrateOptions, attempts: Counter, ledger: Path,
+def _hydrate_one(ydl, root: Path, row: dict[str, str], options: HydrateOptions, attempts: Counter, ledger: JsonlLedger,
                  written: list, version: str, shard: tuple[int, int]) -> dict[str, Any]:
     """Attempt one video, retrying a transient failure (not a block) with exponential backoff; returns the last row."""
     for retry in range(options.retries + 1):
@@ -276,7 +270,7 @@ def _hydrate_one(ydl, root: Path, row: dict[str, str], options: HydrateOptions, 
         result.update(attempt=attempts[row["video_id"]], yt_dlp_version=version, shard=f"{shard[0]}/{shard[1]}",
                       elapsed_s=round(time.monotonic() - started, 3),
                       time_utc=dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"))
-        append_jsonl(ledger, result)
+        ledger.append(result)
         written.append(result)
         if not result["transient"] or result["status"] in BLOCK_STATUSES or retry == options.retries:
             break

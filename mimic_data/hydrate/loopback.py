@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .hydrate import HydrateOptions, hydrate, load_manifest
-from .hydrate_report import materialize, report
-from .hydrate_server import VideoServer
+from .download import HydrateOptions, hydrate, load_manifest
+from .report import materialize, report
+from .server import VideoServer
 
 SYNTHETIC_PREFIX = "https://synthetic.invalid/"
 

@@ -7,7 +7,8 @@
     mimic hydrate serve RENDERED_ROOT     # loopback server of rendered synthetic videos (for --url-map)
 
 Videos go to BENCH_DIR/videos/<platform>/<id[:2]>/<id>.mp4 (inside the folder, so `load_dataset(BENCH_DIR, cfg)`
-yields a `video` column); the ledgers to BENCH_DIR/hydration/. See mimic_data/hydrate.py for the ledger and resume rules.
+yields a `video` column); the ledgers to BENCH_DIR/hydration/. See mimic_data/hydrate/download.py for the ledger and
+resume rules.
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def _download(args) -> int:
-    from .hydrate import HydrateOptions, hydrate, load_manifest, parse_url_map
-    from .hydrate_report import format_report, materialize, report
+    from .download import HydrateOptions, hydrate, load_manifest, parse_url_map
+    from .report import format_report, materialize, report
 
     options = HydrateOptions(max_height=args.max_height, cookies=args.cookies, proxy=args.proxy, sleep=args.sleep,
                              url_map=parse_url_map(args.url_map), retries=args.retries, backoff=args.backoff,
@@ -42,8 +43,8 @@ def _download(args) -> int:
 
 
 def _report(args) -> int:
-    from .hydrate import load_manifest
-    from .hydrate_report import format_report, report
+    from .download import load_manifest
+    from .report import format_report, report
 
     manifest = load_manifest(args.root) if (args.root / "videos.parquet").exists() else None
     result = report(args.root, manifest=manifest)
@@ -52,17 +53,17 @@ def _report(args) -> int:
 
 
 def _materialize(args) -> int:
-    from .hydrate_report import materialize
+    from .report import materialize
 
     print(json.dumps(materialize(args.root), indent=2))
     return 0
 
 
 def _preflight(args) -> int:
-    from .hydrate import load_manifest
-    from .io import atomic_write_json
+    from ..io import atomic_write_json
+    from ..render import video_relpath
+    from .download import load_manifest
     from .preflight import format_report, preflight
-    from .render import video_relpath
 
     expected = None
     if (args.root / "videos.parquet").exists():
@@ -77,7 +78,7 @@ def _preflight(args) -> int:
 def _serve(args) -> int:
     import time
 
-    from .hydrate_server import VideoServer
+    from .server import VideoServer
 
     with VideoServer(args.rendered_root) as server:
         print(f"serving {args.rendered_root} at {server.base_url}/<platform>/<id>.mp4 (Ctrl-C to stop)", flush=True)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from mimic_data.render import write_mp4
-from mimic_data.sampler import VideoDecodeError, sample_frames, segment_centres, temporal_count
+from modeling_mimic_chat.frames_mimic_chat import VideoDecodeError, sample_frames, segment_centres, temporal_count
 
 N_FRAMES, FPS = 97, 8
 

@@ -9,8 +9,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .hydrate import LEDGER_DIR, is_available, latest_rows, read_ledgers
-from .io import atomic_write_json, write_parquet
+from ..io import atomic_write_json, write_parquet
+from .download import LEDGER_DIR, is_available, latest_rows, read_ledgers
 
 REPORT_NAME = "report.json"
 

@@ -1,6 +1,7 @@
-"""The MIMIC-Chat model card's context, read from files that runs wrote (config.json, the training run, the eval run).
+"""The MIMIC-Chat model card: its context read from files that runs wrote (config.json, the training run, the eval run),
+rendered with cards/mimic_chat.md.
 
-Parameter counts come from the released folder loaded in a fresh process (`release.validate_model_folder`).
+Parameter counts come from the released folder loaded in a fresh process (`mimic_release.validate_model_folder`).
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from mimic_data.cards import markdown_table
+from mimic_cards import markdown_table, render_card
 
 # Which config.json fields the architecture table shows: (label, path into the config dict).
 ARCHITECTURE_FIELDS = [
@@ -74,12 +75,14 @@ def leaderboard_text(eval_dir: Path | None) -> str:
     return f"From `{boards[0].relative_to(eval_dir.parent)}`:\n\n{boards[0].read_text().strip()}"
 
 
-def model_card_context(model_folder: Path, counts: dict, *, org: str, source: str, train_dir: Path | None,
-                       eval_dir: Path | None) -> dict:
+def render_model_card(model_folder: Path, counts: dict, *, org: str, source: str, train_dir: Path | None,
+                      eval_dir: Path | None) -> str:
+    """The README.md text of the MIMIC-Chat repo folder."""
     config = json.loads((model_folder / "config.json").read_text())
-    return {
+    context = {
         "config": config, "source": source, "model_repo": f"{org}/MIMIC-Chat", "bench_repo": f"{org}/MIMIC-Bench",
         "data_repo": f"{org}/MIMIC-Data", "space_repo": f"{org}/MIMIC-Chat-Space",
         "architecture_table": architecture_table(model_folder), "parameter_table": parameter_table(counts),
         "training_table": training_table(train_dir), "leaderboard": leaderboard_text(eval_dir),
     }
+    return render_card("mimic_chat.md", context, kind="model")

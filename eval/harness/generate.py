@@ -12,13 +12,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mimic_data.io import atomic_write_text
+from mimic_data.io import JsonlLedger, atomic_write_text
 
-from .adapters.base import Adapter, GenerationSettings, McqRequest
+from ..adapters.base import Adapter, GenerationSettings, McqRequest
 from .bench_io import load_comment_rows, video_path
+from .decode import prefetch
 from .fingerprint import file_fingerprint, fingerprint
-from .frames import prefetch
-from .samples_log import SETTLED, SampleLog, latest_rows_in
+from .samples_log import SETTLED, latest_rows_in
 
 
 def generate_comments(adapter: Adapter, bench_dir: str | os.PathLike, out_path: str | os.PathLike,
@@ -41,7 +41,7 @@ def generate_comments(adapter: Adapter, bench_dir: str | os.PathLike, out_path: 
         planned[key] = (row, prompt)
     settled = {k for k, r in latest_rows_in(log_path).items() if r.get("status") in SETTLED}
     todo = [(k, row, prompt) for k, (row, prompt) in planned.items() if k not in settled]
-    log = SampleLog(log_path)
+    log = JsonlLedger(log_path)
     jobs = [(row["video_id"], video_path(bench_dir, row), True) for _, row, _ in todo]
     started = time.perf_counter()
     decoded_stream = prefetch(jobs, policy)

@@ -14,15 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mimic_data.io import atomic_write_json
+from mimic_data.io import JsonlLedger, atomic_write_json, shard_of
 
-from .adapters.base import Adapter, McqRequest
+from ..adapters.base import Adapter, McqRequest
 from .bench_io import MCQ_TASKS, group_by_video, load_task_rows, video_path
+from .decode import CONDITIONS, condition_frames, prefetch
 from .fingerprint import file_fingerprint, fingerprint
-from .frames import CONDITIONS, condition_frames, prefetch
 from .manifest import build_manifest
-from .samples_log import SETTLED, SampleLog, latest_rows, merge_logs, sample_key
-from .sharding import all_ranks_done, mark_rank_done, release_merge, shard_of
+from .samples_log import SETTLED, latest_rows, merge_logs, sample_key
+from .sharding import all_ranks_done, mark_rank_done, release_merge
 
 N_ROTATIONS = 4
 
@@ -96,7 +96,7 @@ def _batches(items: list, size: int):
         yield items[start:start + max(1, size)]
 
 
-def infer(adapter: Adapter, bench_dir: Path, todo: list[PlannedSample], log: SampleLog, options: RunOptions,
+def infer(adapter: Adapter, bench_dir: Path, todo: list[PlannedSample], log: JsonlLedger, options: RunOptions,
           model_fp: str, gen_fp: str) -> dict[str, Any]:
     """Answer every sample in `todo`; returns throughput telemetry of this call."""
     from tqdm import tqdm
@@ -224,7 +224,7 @@ def run_eval(adapter: Adapter, bench_dir: str | os.PathLike, out_dir: str | os.P
         settled = {k for k, r in latest_rows(out_dir).items() if r.get("status") in SETTLED}
         todo = [s for s in mine if s.key not in settled]
         log_name = "samples.jsonl" if options.world_size == 1 else f"samples.rank{options.rank}.jsonl"
-        stats = infer(adapter, bench_dir, todo, SampleLog(out_dir / log_name), options, model_fp, gen_fp)
+        stats = infer(adapter, bench_dir, todo, JsonlLedger(out_dir / log_name), options, model_fp, gen_fp)
         summary.update(skipped=len(mine) - len(todo), inferred=len(todo), telemetry=stats)
         atomic_write_json(out_dir / f"telemetry.rank{options.rank}.json", stats)
         if options.world_size > 1:

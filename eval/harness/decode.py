@@ -5,26 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import torch
 
+from modeling_mimic_chat.frames_mimic_chat import FramePolicy, VideoDecodeError
+
 CONDITIONS = ("video", "blind", "single_frame", "blank")
-
-
-@dataclass(frozen=True)
-class FramePolicy:
-    """What the sampler is asked for; part of every sample's frames fingerprint."""
-
-    spatial: int = 8
-    temporal: int = 32
-    size: tuple[int, int] | None = None
-    mode: str = "exact"
-
-    def as_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "size": list(self.size) if self.size else None}
 
 
 @dataclass
@@ -38,14 +26,11 @@ class DecodedVideo:
 
 
 def decode_one(video_id: str, path: Path | None, policy: FramePolicy, threads: int = 1) -> DecodedVideo:
-    from mimic_data.sampler import VideoDecodeError, sample_frames
-
     start = time.perf_counter()
     if path is None:
         return DecodedVideo(video_id, None, "missing_video: no file in the bench folder (not hydrated)", 0.0)
     try:
-        sampled = sample_frames(path, spatial=policy.spatial, temporal=policy.temporal, size=policy.size,
-                                mode=policy.mode, threads=threads)
+        sampled = policy.sample(path, threads=threads)
     except VideoDecodeError as error:
         reason = "missing_video" if not Path(path).exists() else "corrupt_video"
         return DecodedVideo(video_id, None, f"{reason}: {error}", (time.perf_counter() - start) * 1000)

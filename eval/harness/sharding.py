@@ -1,25 +1,18 @@
 """Data-parallel sharding by video (decode reuse stays within a rank) and a file-based finish line (no collectives).
 
-Under `accelerate launch` / `torchrun`, each process reads RANK and WORLD_SIZE, evaluates the videos whose hash falls in
-its shard, appends to its own log file, and drops a done-marker. The one process that sees all markers and wins the
-O_EXCL merge lock merges the logs and scores; the others just exit.
+Under `accelerate launch` / `torchrun`, each process reads RANK and WORLD_SIZE, evaluates the videos whose
+`mimic_data.io.shard_of(video_id, WORLD_SIZE)` is its rank, appends to its own log file, and drops a done-marker. The
+one process that sees all markers and wins the O_EXCL merge lock merges the logs and scores; the others just exit.
 """
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
 
 def rank_and_world() -> tuple[int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-
-
-def shard_of(video_id: str, world_size: int) -> int:
-    if world_size <= 1:
-        return 0
-    return int.from_bytes(hashlib.sha256(video_id.encode()).digest()[:8], "big") % world_size
 
 
 def _marker(run_dir: Path, rank: int, world_size: int) -> Path:

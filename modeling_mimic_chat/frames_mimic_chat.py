@@ -1,5 +1,9 @@
 """The one frame sampler: MIMIC-Chat's spatial frames (segment centres) and temporal frames from ONE decode of a video.
 
+One self-contained file (stdlib, numpy, torch; PyAV or torchcodec imported when used): the project imports it
+(training, the evaluation harness, the Space), the model's video processor imports it as a sibling remote-code
+file, and `save_pretrained` ships it in the model repo, so every consumer samples by the same rules.
+
 Index rule: for a clip of n frames and k wanted, frame i is `floor((i + 0.5) * n / k)` (segment centres). The temporal
 branch takes `temporal` frames, or with `temporal_fps` one frame per 1/fps seconds capped at `temporal` frames.
 
@@ -24,16 +28,16 @@ from __future__ import annotations
 
 import bisect
 import hashlib
+import importlib
 import io
 import json
 import os
-from dataclasses import dataclass, field
+import tempfile
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
-from .io import atomic_write_bytes
 
 if TYPE_CHECKING:
     import torch
@@ -114,8 +118,20 @@ def _h264_is_reference(data: bytes, length_size: int) -> bool:
     return True
 
 
+def _require(module: str):
+    """An optional decoder package, imported on first use; a missing one gets an install hint.
+
+    Imported through importlib so that transformers' remote-code check does not demand both decoders up front.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        package = module.split(".")[0]
+        raise ImportError(f"the MIMIC-Chat frame sampler needs {package}: pip install {package}") from err
+
+
 def _open(path: Path):
-    import av
+    av = _require("av")
 
     if not path.exists():
         raise VideoDecodeError(path, "missing file")
@@ -187,9 +203,7 @@ class _Converter:
     converting. AREA filtering anti-aliases large downscales (1080x1920 -> 224x224) at about the cost of bilinear."""
 
     def __init__(self, size: tuple[int, int] | None):
-        from av.video.reformatter import VideoReformatter
-
-        self.size, self.reformatter = size, VideoReformatter()
+        self.size, self.reformatter = size, _require("av.video.reformatter").VideoReformatter()
 
     def __call__(self, frame) -> np.ndarray:
         h, w = self.size or (frame.height, frame.width)
@@ -282,17 +296,14 @@ def _stack(arrays: list[np.ndarray], size) -> torch.Tensor:
 
 
 def _sample_torchcodec(path: Path, targets_fn, size, threads: int) -> SampledFrames:
-    from torchcodec.decoders import VideoDecoder
-
+    video_decoder = _require("torchcodec.decoders").VideoDecoder
     if not path.exists():
         raise VideoDecodeError(path, "missing file")
     transforms = None
     if size is not None:
-        from torchcodec.transforms import Resize
-
-        transforms = [Resize(size=tuple(size))]
+        transforms = [_require("torchcodec.transforms").Resize(size=tuple(size))]
     try:
-        decoder = VideoDecoder(str(path), seek_mode="exact", num_ffmpeg_threads=threads, dimension_order="NHWC",
+        decoder = video_decoder(str(path), seek_mode="exact", num_ffmpeg_threads=threads, dimension_order="NHWC",
                                transforms=transforms)
         meta = decoder.metadata
         n = meta.num_frames
@@ -312,12 +323,9 @@ def _sample_torchcodec(path: Path, targets_fn, size, threads: int) -> SampledFra
         decoder="torchcodec-exact", num_frames=n, duration_s=duration, frames_decoded=-1)
 
 
-def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
+def _sha256(path: Path) -> str:
     with open(path, "rb") as f:
-        while block := f.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _cache_path(cache_dir: Path, sha: str, params: dict) -> Path:
@@ -342,7 +350,10 @@ def _cache_store(path: Path, frames: SampledFrames) -> None:
                                              "decoder", "num_frames", "duration_s", "frames_decoded")}
     buffer = io.BytesIO()
     np.savez(buffer, spatial=frames.spatial.numpy(), temporal=frames.temporal.numpy(), meta=np.array(json.dumps(meta)))
-    atomic_write_bytes(path, buffer.getvalue())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as tmp:  # write, then rename
+        tmp.write(buffer.getvalue())
+    os.replace(tmp.name, path)
 
 
 def sample_frames(path: str | os.PathLike, *, spatial: int = 8, temporal: int = 32,
@@ -368,7 +379,7 @@ def sample_frames(path: str | os.PathLike, *, spatial: int = 8, temporal: int = 
             raise VideoDecodeError(path, "missing file")
         params = {"spatial": spatial, "temporal": temporal, "size": size, "mode": mode, "temporal_fps": temporal_fps,
                   "backend": backend}
-        cache_file = _cache_path(Path(cache_dir), video_sha256 or file_sha256(path), params)
+        cache_file = _cache_path(Path(cache_dir), video_sha256 or _sha256(path), params)
         if cache_file.exists() and (cached := _cache_load(cache_file)) is not None:
             return cached
 
@@ -389,3 +400,61 @@ def sample_frames(path: str | os.PathLike, *, spatial: int = 8, temporal: int = 
     if cache_file is not None:
         _cache_store(cache_file, result)
     return result
+
+
+@dataclass(frozen=True)
+class FramePolicy:
+    """What a model is shown of a video; part of every evaluation sample's frames fingerprint.
+
+    Args:
+        spatial (`int`, defaults to 8): segment-centre frames for the spatial branch.
+        temporal (`int`, defaults to 32): frames for the temporal branch.
+        size (`tuple[int, int]`, *optional*): (height, width) the decoder resizes to; `None` keeps the native size.
+        mode (`str`, defaults to `"exact"`): `"exact"` or `"fast"` (keyframe-snapped), see `sample_frames`.
+
+    Example:
+
+    ```python
+    >>> policy = FramePolicy.from_config(model.config)  # MIMIC-Chat's frame counts at its tower's input side
+    >>> frames = policy.sample("video.mp4")  # SampledFrames: .spatial [8, h, w, 3], .temporal [T, h, w, 3]
+    ```
+    """
+
+    spatial: int = 8
+    temporal: int = 32
+    size: tuple[int, int] | None = None
+    mode: str = "exact"
+
+    @classmethod
+    def from_config(cls, config) -> FramePolicy:
+        """The frames a MIMIC-Chat config asks for: its spatial/temporal counts, square at the vision tower's side."""
+        side = config.vision_config.image_size
+        return cls(spatial=config.spatial_num_frames, temporal=config.temporal_num_frames, size=(side, side))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "size": list(self.size) if self.size else None}
+
+    def sample(self, path: str | os.PathLike, threads: int = 1, **options) -> SampledFrames:
+        """`sample_frames` under this policy; `options` pass through (backend, cache_dir, ...)."""
+        return sample_frames(path, spatial=self.spatial, temporal=self.temporal, size=self.size, mode=self.mode,
+                             threads=threads, **options)
+
+
+@dataclass
+class VideoInfo:
+    width: int
+    height: int
+    num_frames: int
+    duration_s: float
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """Open and index a video without decoding a picture; VideoDecodeError(path, reason) when it is not a video."""
+    path = Path(path)
+    container = _open(path)
+    try:
+        index = _build_index(container, path)
+        context = container.streams.video[0].codec_context
+        return VideoInfo(context.width, context.height, len(index.pts_sorted), index.duration_s)
+    finally:
+        container.close()
