@@ -31,8 +31,7 @@ from mimic_eval.adapters.base import McqRequest, letter_token_ids
 from mimic_eval.adapters.hf_vlm import MimicChatAdapter
 from mimic_eval.harness.bench_io import load_task_rows
 from mimic_eval.harness.decode import condition_frames
-from mimic_train.collator import IGNORE_INDEX, SFTCollator
-from mimic_train.frames import VideoFrameLoader
+from mimic_train.collator import IGNORE_INDEX, SFTCollator, VideoFrameLoader
 from mimic_train.sft import DEMO_CONFIG, build_trainer, parse_recipe
 from mimic_train.sft_data import build_sft_data
 

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from mimic_data.io import atomic_write_json
-from mimic_train.frames import VideoFrameLoader
+from mimic_train.collator import VideoFrameLoader
 from mimic_train.sft import BASE_DIR, load_mimic_chat
 
 ATTRIBUTES = ("scene", "colour", "shape", "motion1", "motion2", "highlight")

@@ -30,8 +30,7 @@ from transformers.trainer_utils import SchedulerType
 from trl import SFTConfig, SFTTrainer, TrlParser
 
 from mimic_data.io import append_jsonl, atomic_write_json
-from mimic_train.collator import SFTCollator
-from mimic_train.frames import VideoFrameLoader
+from mimic_train.collator import SFTCollator, VideoFrameLoader
 from mimic_train.sft_data import SFT_FILE, build_sft_data, parse_warmup_block
 from mimic_train.tokenizer import build_tokenizer
 from modeling_mimic_chat.configuration_mimic_chat import PRESETS, MimicChatConfig
