@@ -100,6 +100,7 @@ def _stage_eval(out: Path, state: dict) -> None:
 
 
 def _stage_study(out: Path, state: dict) -> None:
+    from mimic_bench.writer import default_study_pool_dir
     from mimic_eval.adapters.base import GenerationSettings
     from mimic_eval.adapters.registry import build_adapter
     from mimic_eval.harness.generate import generate_comments
@@ -109,7 +110,9 @@ def _stage_study(out: Path, state: dict) -> None:
     generations = out / "study" / "generations" / "mimic-chat-tiny.jsonl"
     generate_comments(build_adapter(f"mimic-chat:{state['model']}", name="MIMIC-Chat-tiny"), state["hydrated"],
                       generations, settings)
-    build_sheet(state["hydrated"], [generations], out / "study" / "sheet", seed=DEMO_SEED, n_videos=40)
+    # The real comments come from the private pool the bench build held out (out/bench/build-study-pool).
+    build_sheet(state["hydrated"], [generations], out / "study" / "sheet", seed=DEMO_SEED, n_videos=40,
+                pool_dir=default_study_pool_dir(out / "bench" / "build"))
 
 
 def _stage_release(out: Path, state: dict) -> None:

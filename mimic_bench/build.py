@@ -5,7 +5,8 @@ drawn from a GIVEN pool of videos. The bench uses bench videos for both (`build_
 Each task's TaskSpec.distractors names its rule; DISTRACTOR_RULES maps each rule to the function that applies it.
 Distractors for the OTHER_VIDEOS tasks (everything but UIU-Pop, whose SAME_VIDEO_RANKS rule is mimic_bench.popularity):
 - from irrelevant videos only: never the question's video, never one of its near-duplicate group, never a text equal
-  (after normalisation) to the answer or to a text of the question's video's comments (UIU-Match);
+  (after normalisation) to the answer or to a text the task's `exclude` takes from the question's video (UIU-Match:
+  its comments; CAM-Cat: its tags and hashtags, so the category the video shows is never offered as wrong);
 - semantic contrast: the embedding cosine between any two of the four options stays below the task's ceiling
   (near-duplicates, e.g. two videos of the same content, would make two answers right); the check is pairwise over all
   four options, so "the odd one out" does not point at the answer;
@@ -23,6 +24,7 @@ so a question does not change when other videos are added or removed.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -32,8 +34,8 @@ import numpy as np
 import pyarrow as pa
 
 from .embed import Embedder
-from .options import generic_comments, normalise, style_signature
-from .popularity import comment_form_classes, popularity_options
+from .options import compact_key, generic_comments, normalise, style_signature
+from .popularity import popularity_options
 from .tasks import (
     COMMENT_GENERATION,
     COMMENT_INSTRUCTION,
@@ -68,7 +70,9 @@ QUESTION_SCHEMA = pa.schema([
     ("rotations", pa.list_(pa.list_(pa.int64()))),
     ("distractor_video_ids", pa.list_(pa.string())),
     ("file_name", pa.string()),
+    ("decidable_from", pa.string()),
 ])
+"""`decidable_from` is null when built; `mimic bench audit` fills it (mimic_bench.oracle.DECIDABLE_FROM)."""
 COMMENT_SCHEMA = pa.schema([
     ("question_id", pa.string()),
     ("video_id", pa.string()),
@@ -108,6 +112,7 @@ class _Pool:
             self.platform_lang.append((record["platform"], record["language"]))
         self.groups = [groups.get(v, v) for v in self.video_ids]
         self.norms = [normalise(t) for t in self.texts]
+        self.compact = [compact_key(t) for t in self.texts]
         lengths = np.array([len(t) for t in self.texts], dtype=np.float64)
         # Off for closed sets (categories): their length carries no style, and length bins would pair fixed values.
         self.match_style = spec.match_style
@@ -145,7 +150,7 @@ def _pick_distractors(spec: TaskSpec, pool: _Pool, vectors: np.ndarray, answer: 
                       rng: np.random.Generator) -> tuple[list[int], int] | None:
     """Three pool indices meeting the rules (module doc) and the widest match level used, or None."""
     chosen: list[int] = []
-    chosen_norms = {normalise(answer)} | forbidden
+    chosen_norms = {normalise(answer)}
     keys = pool.bucket_keys(answer, record["platform"], record["language"])
     widest = 0
     for level in range(len(MATCH_LEVELS)):
@@ -159,6 +164,8 @@ def _pick_distractors(spec: TaskSpec, pool: _Pool, vectors: np.ndarray, answer: 
                 continue
             tried.add(i)
             if pool.video_ids[i] == record["video_id"] or pool.groups[i] == group or pool.norms[i] in chosen_norms:
+                continue
+            if pool.compact[i] in forbidden:
                 continue
             if pool.video_ids[i] in {pool.video_ids[j] for j in chosen}:
                 continue
@@ -193,6 +200,7 @@ def _question_row(spec: TaskSpec, record: Mapping[str, Any], answer: str, distra
         "rotations": ROTATIONS,
         "distractor_video_ids": [v for _, v in distractors],
         "file_name": None,
+        "decidable_from": None,
     }
 
 
@@ -216,7 +224,7 @@ def _other_videos_questions(spec: TaskSpec, targets: Sequence[Mapping[str, Any]]
             task_stats["skipped"][f"no {spec.field}"] += 1
             continue
         rng = question_rng(seed, spec.name, vid)
-        forbidden = {normalise(c["text"]) for c in record["comments"]} if spec.exclude_own_comments else set()
+        forbidden = {compact_key(t) for t in spec.exclude(record)} if spec.exclude else set()
         picked = _pick_distractors(spec, candidate_pool, vectors, answers[vid], answer_vecs[vid], record,
                                    groups.get(vid, vid), forbidden, rng)
         if picked is None:
@@ -236,11 +244,10 @@ def _same_video_ranks_questions(spec: TaskSpec, targets: Sequence[Mapping[str, A
     built: Built = {}
     pop_ranks: list[list[int]] = []
     match_norms = {t["video_id"]: normalise(match_comment_option(t, generic) or "") for t in targets}
-    form = comment_form_classes(targets, seed)
     centrality = _balanced_answer_slots(seed, spec.name + "/centrality", [r["video_id"] for r in targets])
     for record in targets:
         rng = question_rng(seed, spec.name, record["video_id"])
-        picked = popularity_options(record, rng, form, exclude={match_norms[record["video_id"]]} - {""},
+        picked = popularity_options(record, rng, exclude={match_norms[record["video_id"]]} - {""},
                                     centrality_target=centrality[record["video_id"]])
         if picked is None:
             task_stats["skipped"]["fewer than 4 usable comments"] += 1
@@ -289,11 +296,97 @@ def build_task_tables(targets: Sequence[Mapping[str, Any]], pool: Sequence[Mappi
     return out
 
 
-def comment_generation_table(targets: Sequence[Mapping[str, Any]]) -> pa.Table:
-    """One generation item per video with at least one comment: the prompt and its top-5 liked comments."""
+STUDY_POOL_VIDEOS = 40  # bench videos whose human comments are held out for the blind comment study
+STUDY_POOL_COMMENTS = N_REFERENCES  # human comments held out per study video (the paper shows the top-5 liked)
+STUDY_POOL_SCHEMA = pa.schema([
+    ("question_id", pa.string()),
+    ("video_id", pa.string()),
+    ("platform", pa.string()),
+    ("comments", pa.list_(pa.string())),
+    ("like_counts", pa.list_(pa.int64())),
+    ("ranks", pa.list_(pa.int64())),
+])
+_HANDLE = re.compile(r"(^|\s)@[\w.\-]+")
+
+
+def strip_handles(text: str) -> str:
+    """A comment without @handles (as the study shows human comments), whitespace collapsed."""
+    return " ".join(_HANDLE.sub(r"\1", text).split())
+
+
+def study_text_key(text: str) -> str:
+    """The key a study comment is compared with public text by: handles stripped, then `normalise` (casefolded,
+    punctuation and emoji dropped), so a comment counts as public even when only its emoji or case differ."""
+    stripped = strip_handles(text)
+    return normalise(stripped) or stripped.casefold()
+
+
+def table_string_values(array: pa.Array | pa.ChunkedArray) -> list[str]:
+    """Every string in a column, looking inside lists and structs (options, references, comment snapshots)."""
+    if isinstance(array, pa.ChunkedArray):
+        return [s for chunk in array.chunks for s in table_string_values(chunk)]
+    kind = array.type
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        return [s for s in array.to_pylist() if s is not None]
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return table_string_values(array.flatten())
+    if pa.types.is_struct(kind):
+        return [s for i in range(kind.num_fields) for s in table_string_values(array.field(i))]
+    return []
+
+
+def _public_references(record: Mapping[str, Any], held_out_keys: set[str]) -> list[Mapping[str, Any]]:
+    return [c for c in record["comments"] if study_text_key(c["text"]) not in held_out_keys][:N_REFERENCES]
+
+
+def choose_study_pool(targets: Sequence[Mapping[str, Any]], public_tables: Iterable[pa.Table], seed: int,
+                      n_videos: int = STUDY_POOL_VIDEOS,
+                      n_comments: int = STUDY_POOL_COMMENTS) -> dict[str, list[Mapping[str, Any]]]:
+    """video id -> its held-out human comments (most-liked first), for up to `n_videos` bench videos.
+
+    Videos are taken in a seeded hash order (a video's membership does not change when others are added). A video's
+    pool is its `n_comments` most-liked comments whose text (study_text_key) appears nowhere public: not in any given
+    table (the MCQ configs) and not among the references the public comment_generation table keeps for any video. A
+    video that cannot fill its pool, or would keep no public reference, is skipped; skipping puts its top-5 back into
+    the public references, so the pools are chosen again until nothing changes.
+    """
+    by_id = {r["video_id"]: r for r in targets}
+    order = sorted(by_id, key=lambda v: hashlib.sha256(f"{seed}|study_pool|{v}".encode()).hexdigest())
+    mcq_keys = {study_text_key(s) for table in public_tables for column in table.columns
+                for s in table_string_values(column)}
+    skipped: set[str] = set()
+    while True:
+        chosen = [v for v in order if v not in skipped and len(by_id[v]["comments"]) > n_comments][:n_videos]
+        chosen_set = set(chosen)
+        public = mcq_keys | {study_text_key(c["text"]) for v, r in by_id.items() if v not in chosen_set
+                             for c in r["comments"][:N_REFERENCES]}
+        pools: dict[str, list[Mapping[str, Any]]] = {}
+        for video_id in chosen:
+            picked, seen = [], set()
+            for comment in by_id[video_id]["comments"]:
+                key = study_text_key(comment["text"])
+                if key in public or key in seen:
+                    continue
+                picked.append(comment)
+                seen.add(key)
+                if len(picked) == n_comments:
+                    pools[video_id] = picked
+                    break
+        held_out = {study_text_key(c["text"]) for pool in pools.values() for c in pool}
+        failed = [v for v in chosen if v not in pools or not _public_references(by_id[v], held_out)]
+        if not failed:
+            return pools
+        skipped.update(failed)
+
+
+def comment_generation_table(targets: Sequence[Mapping[str, Any]],
+                             study_pool: Mapping[str, Sequence[Mapping[str, Any]]] | None = None) -> pa.Table:
+    """One generation item per video with at least one comment: the prompt and its top-5 liked comments, leaving out
+    every text held out for the study (`choose_study_pool`), so those videos keep their next most-liked comments."""
+    held_out = {study_text_key(c["text"]) for pool in (study_pool or {}).values() for c in pool}
     rows = []
     for record in sorted(targets, key=lambda r: r["video_id"]):
-        refs = record["comments"][:N_REFERENCES]
+        refs = _public_references(record, held_out)
         if not refs:
             continue
         rows.append({
@@ -306,6 +399,16 @@ def comment_generation_table(targets: Sequence[Mapping[str, Any]]) -> pa.Table:
             "file_name": None,
         })
     return pa.Table.from_pylist(rows, schema=COMMENT_SCHEMA)
+
+
+def study_pool_table(targets: Sequence[Mapping[str, Any]],
+                     study_pool: Mapping[str, Sequence[Mapping[str, Any]]]) -> pa.Table:
+    """The private study pool: one row per study video with its held-out comments (never part of the release)."""
+    platform = {r["video_id"]: r["platform"] for r in targets}
+    rows = [{"question_id": question_id(COMMENT_GENERATION, v), "video_id": v, "platform": platform[v],
+             "comments": [c["text"] for c in pool], "like_counts": [int(c["like_count"]) for c in pool],
+             "ranks": [int(c["rank"]) for c in pool]} for v, pool in sorted(study_pool.items())]
+    return pa.Table.from_pylist(rows, schema=STUDY_POOL_SCHEMA)
 
 
 VIDEOS_SCHEMA = pa.schema([

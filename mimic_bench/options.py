@@ -25,6 +25,11 @@ def normalise(text: str) -> str:
     return normalise_title(text)
 
 
+def compact_key(text: str) -> str:
+    """normalise() without spaces: a category name, its tag and its hashtag ("Pets & Animals", "petsanimals") meet."""
+    return normalise(text).replace(" ", "")
+
+
 def style_signature(text: str) -> tuple[bool, bool, bool, bool]:
     """Formatting tells a text-only model could use: ALL CAPS, emoji, trailing '!', hashtags."""
     letters = [ch for ch in text if ch.isalpha()]

@@ -1,7 +1,8 @@
 """`mimic bench release`: the Hub-ready MIMIC-Bench folder — the built configs, audit.json and the card.
 
 The parquet files are copied byte for byte from the built bench folder (file_name stays null: no videos are shipped);
-the card (cards/mimic_bench.md) takes every figure from build_stats.json and audit.json.
+the card (cards/mimic_bench.md) takes every figure from build_stats.json and audit.json. Only the named configs are
+copied: the private study pool (a separate folder) never is, and a bench folder that holds one is refused.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from mimic_data.io import atomic_write_bytes, atomic_write_text
 
 from .audit import AUDIT_FILE, audit_table
 from .tasks import COMMENT_GENERATION, PROMPT_VERSION, TASK_NAMES, TASKS_BY_NAME
-from .writer import BUILD_STATS
+from .writer import BUILD_STATS, STUDY_POOL_FILE
 
 CONFIGS = (*TASK_NAMES, COMMENT_GENERATION, "videos")
 
@@ -26,6 +27,8 @@ def release(bench_dir: str | Path, out_dir: str | Path, source: str = "synthetic
     missing = [c for c in CONFIGS if not (bench_dir / f"{c}.parquet").exists()]
     if missing:
         raise FileNotFoundError(f"{bench_dir} lacks {', '.join(m + '.parquet' for m in missing)}; run `mimic bench build`")
+    if any(bench_dir.rglob(STUDY_POOL_FILE)):
+        raise ValueError(f"{bench_dir} holds a private {STUDY_POOL_FILE}: move it out before releasing")
     names = [f"{c}.parquet" for c in CONFIGS] + [BUILD_STATS, AUDIT_FILE]
     if bench_dir.resolve() != out.resolve():
         for name in names:
@@ -38,6 +41,7 @@ def release(bench_dir: str | Path, out_dir: str | Path, source: str = "synthetic
         "source": source, "seed": stats["seed"], "embedder": stats["embedder"], "prompt_version": PROMPT_VERSION,
         "n_videos": counts["videos"], "size_category": size_category(sum(counts[t] for t in TASK_NAMES)),
         "configs": CONFIGS,
+        "study_pool": stats.get("study_pool"),
         "counts_table": markdown_table(
             ["config", "paper column", "axis", "rows"],
             [[c, TASKS_BY_NAME[c].label if c in TASKS_BY_NAME else "—",

@@ -28,6 +28,7 @@ AXES = ("CIU", "CAM", "UIU")
 MAX_TAGS = 8  # real tag lists can run to dozens; the first ones are the creator's own choice
 
 OptionFn = Callable[[Mapping[str, Any], set[str] | None], str | None]
+ExcludeFn = Callable[[Mapping[str, Any]], list[str]]
 
 
 class Distractors(enum.Enum):
@@ -76,6 +77,17 @@ def top_comment_option(record: Mapping[str, Any], generic: set[str] | None = Non
     return (record["comments"][0]["text"] or None) if record["comments"] else None
 
 
+def own_comments(record: Mapping[str, Any]) -> list[str]:
+    """UIU-Match: a distractor equal to one of the video's own comments would be a second right answer."""
+    return [c["text"] for c in record["comments"]]
+
+
+def own_tags_and_hashtags(record: Mapping[str, Any]) -> list[str]:
+    """CAM-Cat: a category the video's own tags or hashtags name is one the video arguably belongs to, so offering it
+    as wrong would trap a model that sees what the video shows (creators do file videos under other categories)."""
+    return [*record["tags"], *record["topics"]]
+
+
 @dataclass(frozen=True)
 class TaskSpec:
     """One MCQ task of the bench.
@@ -95,8 +107,9 @@ class TaskSpec:
             near-duplicates and never share a question (above 1 turns the check off).
         match_style (`bool`, defaults to True): draw distractors from the answer's length and formatting bucket
             first; False for closed sets such as categories, whose length carries no style.
-        exclude_own_comments (`bool`, defaults to False): a distractor may not equal (after normalisation) any
-            comment of the question's video (UIU-Match: such a text would be a second right answer).
+        exclude (`Callable[[Mapping], list[str]]`, optional): texts of the question's video that no distractor may
+            equal (compared by mimic_bench.options.compact_key, so "Pets & Animals" meets the hashtag
+            "petsanimals"), e.g. `own_comments` for UIU-Match.
     """
 
     name: str
@@ -108,7 +121,7 @@ class TaskSpec:
     instruction: str
     similarity_ceiling: float = 0.8
     match_style: bool = True
-    exclude_own_comments: bool = False
+    exclude: ExcludeFn | None = None
 
 
 _OTHER, _RANKS = Distractors.OTHER_VIDEOS, Distractors.SAME_VIDEO_RANKS
@@ -123,10 +136,10 @@ TASKS: tuple[TaskSpec, ...] = (
              "Based on the video, select the hashtag topics that belong to it."),
     TaskSpec("cam_cat", "CAM-Cat", "CAM", "category", category_option, _OTHER,
              "Based on the video, select the category its creator filed it under.", similarity_ceiling=1.01,
-             match_style=False),
+             match_style=False, exclude=own_tags_and_hashtags),
     TaskSpec("uiu_match", "UIU-Match", "UIU", "match_comment", match_comment_option, _OTHER,
              "Based on the video, select the comment that a viewer actually wrote under this video.",
-             exclude_own_comments=True),
+             exclude=own_comments),
     TaskSpec("uiu_pop", "UIU-Pop", "UIU", "comments", top_comment_option, _RANKS,
              "All four comments were written under this video. Based on the video, select the one that received "
              "the most likes.", similarity_ceiling=0.98),

@@ -1,14 +1,17 @@
 """The synthetic world: a seeded, small "platform" whose video content determines its metadata and comments.
 
-Each video has a latent content spec — a scene (tied to its category), one object with a colour, two motions in order,
-and which of the two motions is the video's highlight (rendered with a glow around the object) — and a latent appeal.
-Titles, descriptions, tags, hashtag topics and category come from that content through templates with per-channel
-creator style. Every comment describes the video's object doing one of its two motions, in a persona's words; the
-most-liked comment is a viral one about the highlighted motion, and the others mention either motion at random with
-likes unrelated to their words. Which motion glows is visible only in the video, so the most-liked comment is grounded
-in the video and not predictable from text. Counts are heavy-tailed and driven by appeal. It is a fixture and a smoke
-benchmark, never a claim about real platforms: the records it makes go through the same schema and code paths as
-crawled yt-dlp data.
+Each video has a latent content spec — a scene (tied to its category), one object with a colour, two motions in order
+(the first half of the video, then the second), and which of the two motions is the video's highlight (rendered with a
+glow around the object) — and a latent appeal. Titles, descriptions, tags, hashtag topics and category come from that
+content through templates with per-channel creator style; a few creators file a video under a category its scene does
+not show, while their hashtags and tags still name the scene's category (what the video shows). Every comment
+describes the video's object doing one of its two motions and says when it happened ("at the start" / "at the end"),
+in a persona's words, so each comment is one of four kinds (motion x claimed time). The most-liked comment is the
+viral one: it names the glowing motion at its true time. Every other comment is one of the three other kinds, with
+likes unrelated to its words. Which motion glows, and when, is visible only in the video, so the most-liked comment is
+decidable from the video plus the comments and not from their text alone (the four kinds look alike without the
+video). Counts are heavy-tailed and driven by appeal. It is a fixture and a smoke benchmark, never a claim about real
+platforms: the records it makes go through the same schema and code paths as crawled yt-dlp data.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ MOTIONS = {
 MOTION_NAMES = tuple(MOTIONS)
 PLATFORM_SIZES = {"youtube": (128, 72), "tiktok": (72, 128)}  # rendered (width, height), small by default
 FPS = 8
-CATEGORY_NOISE = 0.1  # share of creators who file a video under a category its scene does not show
+CATEGORY_NOISE = 0.1  # share of creators who file a video under a random category (their hashtags still name the scene's)
 REPOST_RATE = 0.01  # share of videos re-uploaded by the same channel (near-duplicates the selection must catch)
 COMMENT_SNAPSHOT = 100  # top comments kept per video, as a crawl with max_comments=100 would
 
@@ -75,15 +78,16 @@ _DESC_TEMPLATES = (
 )
 _CTA = ("Like and subscribe!", "Follow for part 2", "Which one was your favourite?", "", "New clips every day.")
 _EMOJI = ("🔥", "😂", "✨", "😍", "🙌", "💯", "👀")
-# persona -> templates; {x} names the object and one of its motions, {e} is an emoji. Every template is used for both
-# motions alike, so wording says nothing about likes.
+# persona -> templates; {x} names the object, one of its motions and when it happened, {e} is an emoji. Every template
+# serves every kind of comment alike, so wording says nothing about likes.
 _PERSONA_TEMPLATES = {
     "fan": ("love the {x} {e}", "the {x} is everything", "that {x} made my day {e}"),
     "joker": ("the {x} has more talent than me {e}", "nobody: ... the {x}: {e}", "me watching the {x} at 3am {e}"),
-    "narrator": ("0:03 the {x}", "the part with the {x} though", "wait for the {x} {e}"),
+    "narrator": ("that moment: the {x}", "the part with the {x} though", "wait for the {x} {e}"),
     "skeptic": ("is the {x} real?", "why the {x} tho", "not the {x} again"),
 }
 _PERSONAS = tuple(_PERSONA_TEMPLATES)
+TIMINGS = ("at the start", "at the end")  # a comment's claim of when its motion happened: motion 1, then motion 2
 
 
 @dataclass(frozen=True)
@@ -159,21 +163,25 @@ def _style(text: str, channel: int, rng: np.random.Generator) -> str:
 
 
 def _comments_for(i: int, content: dict[str, np.ndarray], rng: np.random.Generator) -> list[dict]:
-    """One viral comment about the highlighted motion tops the snapshot; the others talk about either motion at random
-    and get likes independent of what they say, so below the top, wording and rank are unrelated."""
+    """Comment 0 is the viral one: the glowing motion at its true time; it tops the snapshot. Every other comment is
+    one of the three other (motion, claimed time) kinds, drawn uniformly, with likes independent of what it says."""
     n = int(min(content["comment_count"][i], COMMENT_SNAPSHOT))
     if n == 0:
         return []
     thing = f"{COLOUR_NAMES[content['colour'][i]]} {SHAPES[content['shape'][i]]}"
     motions = (MOTION_NAMES[content["motion1"][i]], MOTION_NAMES[content["motion2"][i]])
-    which = rng.integers(1, 3, n)  # the motion each comment talks about
-    which[0] = content["highlight"][i]  # comment 0 is the viral one
+    highlight = int(content["highlight"][i])
+    # kind k in 0..3 is (motion k // 2 + 1, claimed time k % 2 + 1); the viral kind names the highlight at its time
+    viral_kind = 3 * (highlight - 1)
+    kind = rng.integers(0, 3, n)
+    kind += kind >= viral_kind  # the three kinds other than the viral one
+    kind[0] = viral_kind
     persona = rng.integers(0, len(_PERSONAS), n)
     template_pick = rng.integers(0, 3, n)
     emoji_pick = rng.integers(0, len(_EMOJI), n)
     texts = [
         _PERSONA_TEMPLATES[_PERSONAS[persona[j]]][template_pick[j]].format(
-            x=f"{thing} {MOTIONS[motions[which[j] - 1]][1]}", e=_EMOJI[emoji_pick[j]]).strip()
+            x=f"{thing} {MOTIONS[motions[kind[j] // 2]][1]} {TIMINGS[kind[j] % 2]}", e=_EMOJI[emoji_pick[j]]).strip()
         for j in range(n)
     ]
     scale = np.log1p(content["like_count"][i]) * 0.5
@@ -219,7 +227,8 @@ def generate_world(cfg: WorldConfig) -> tuple[pa.Table, pa.Table]:
         title = _style(_TITLE_TEMPLATES[content["title_template"][i]].format(**words), channel, rng)
         filed_category = CATEGORIES[content["category"][i]][0]
         # topics are hashtag names without "#", as the yt-dlp normaliser stores them
-        topics = [f"{colour}{shape}", _slug(filed_category), m1[2]] + (["fyp"] if platform == "tiktok" else [])
+        # hashtags name what the video shows, the scene's category, even when the creator filed it elsewhere
+        topics = [f"{colour}{shape}", _slug(category), m1[2]] + (["fyp"] if platform == "tiktok" else [])
         description = _DESC_TEMPLATES[content["desc_template"][i]].format(**words)
         hashtags = " ".join(f"#{t}" for t in topics)
         description = " ".join(x for x in (description, _CTA[content["cta"][i]], hashtags) if x)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from mimic_bench.writer import default_study_pool_dir
 from mimic_data.io import atomic_write_json
 from mimic_eval.study.loadtest import load_test
 from mimic_eval.study.sheet import build_sheet
@@ -24,7 +25,7 @@ def main(argv=None) -> int:
         bench = make_fixture_bench(tmp / "bench", n_videos=args.videos, seed=0)
         rows = pq.read_table(bench / "comment_generation.parquet").to_pylist()
         gens = simulate_generations(rows, SIMULATED_MODEL_LATENTS, tmp / "gens.jsonl", seed=0)
-        build_sheet(bench, [gens], tmp / "study", seed=0)
+        build_sheet(bench, [gens], tmp / "study", pool_dir=default_study_pool_dir(bench), seed=0)
         report = load_test(str(tmp / "study"), str(tmp / "j.db"), n_annotators=args.annotators, seed=0,
                            latents=SIMULATED_MODEL_LATENTS)
     report["n_videos"] = args.videos

@@ -1,16 +1,18 @@
 """Construction rules of the seven tasks, on a small synthetic world (hashing embedder: fast, no model weights)."""
 
+import json
+
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from mimic_bench.build import build_task_tables, load_records
+from mimic_bench.build import STUDY_POOL_VIDEOS, build_task_tables, load_records, study_text_key
 from mimic_bench.embed import get_embedder
 from mimic_bench.options import generic_comments, normalise
 from mimic_bench.popularity import popularity_options, target_ranks
 from mimic_bench.prompts import gold_letter, render_mcq, shown_options
 from mimic_bench.tasks import LETTERS, TASK_NAMES, Distractors, task_spec
-from mimic_bench.writer import build_bench
+from mimic_bench.writer import STUDY_POOL_FILE, build_bench, default_study_pool_dir, find_in_public
 from mimic_data.io import write_parquet
 from mimic_data.select import SelectionConfig, select_splits
 from mimic_data.synth import synthesize
@@ -128,15 +130,46 @@ def test_training_questions_draw_only_from_the_given_pool(world):
         assert rows and all(set(q["distractor_video_ids"]) <= set(train_ids) for q in rows)
 
 
-def test_comment_generation_keeps_top5_in_rank_order(world):
+def test_comment_generation_keeps_top5_in_rank_order_less_the_held_out_study_comments(world):
     root, bench, _ = world
     rows = pq.read_table(bench / "comment_generation.parquet").to_pylist()
+    pool = {r["video_id"]: r for r in pq.read_table(default_study_pool_dir(bench) / STUDY_POOL_FILE).to_pylist()}
+    held_out = {study_text_key(t) for r in pool.values() for t in r["comments"]}
     records = {r["video_id"]: r for r in load_records(root, [q["video_id"] for q in rows])}
-    for q in rows[:30]:
-        top = records[q["video_id"]]["comments"][:5]
-        assert q["references"] == [c["text"] for c in top]
+    assert len(pool) == STUDY_POOL_VIDEOS and set(pool) <= set(records)
+    for q in rows:
+        comments = records[q["video_id"]]["comments"]
+        if q["video_id"] not in pool:
+            assert q["references"] == [c["text"] for c in comments[:5]]
+        else:  # the next most-liked comments, in rank order
+            assert q["references"] == [c["text"] for c in comments
+                                       if study_text_key(c["text"]) not in held_out][:5]
         assert q["reference_likes"] == sorted(q["reference_likes"], reverse=True)
         assert q["file_name"] is None
+    for video_id, row in pool.items():  # the most-liked comments that are not public, with their ranks and likes
+        by_rank = {c["rank"]: c for c in records[video_id]["comments"]}
+        assert [by_rank[r]["text"] for r in row["ranks"]] == row["comments"] and row["ranks"] == sorted(row["ranks"])
+        assert [by_rank[r]["like_count"] for r in row["ranks"]] == row["like_counts"]
+
+
+def test_no_study_comment_is_in_the_public_bench_and_the_build_proves_it(world, tmp_path):
+    root, bench, _ = world
+    pool_dir = default_study_pool_dir(bench)
+    assert pool_dir.parent == bench.parent and bench not in pool_dir.parents
+    texts = [t for r in pq.read_table(pool_dir / STUDY_POOL_FILE).to_pylist() for t in r["comments"]]
+    assert len(texts) == 5 * STUDY_POOL_VIDEOS
+    assert find_in_public(texts, [bench]) == {}
+    stats = json.loads((bench / "build_stats.json").read_text())
+    assert stats["study_pool"] == {"videos": STUDY_POOL_VIDEOS, "comments": len(texts),
+                                   "checked_not_in_public_configs": True}
+    # Every string of every config, lists included, was looked at: a copy with other case/emoji is still found.
+    assert find_in_public([texts[0].upper() + " 😂"], [pool_dir]) == {texts[0].upper() + " 😂": f"{pool_dir}/"
+                                                                       f"{STUDY_POOL_FILE}"}
+    # The same seed gives the same pool, byte for byte, wherever it is written.
+    build_bench(root, tmp_path / "bench", seed=1, embedder="hashing", study_pool_dir=tmp_path / "pool")
+    assert (tmp_path / "pool" / STUDY_POOL_FILE).read_bytes() == (pool_dir / STUDY_POOL_FILE).read_bytes()
+    with pytest.raises(ValueError, match="inside the public bench folder"):
+        build_bench(root, tmp_path / "b2", seed=1, embedder="hashing", study_pool_dir=tmp_path / "b2" / "pool")
 
 
 def test_popularity_target_ranks_and_short_snapshots():
@@ -146,13 +179,9 @@ def test_popularity_target_ranks_and_short_snapshots():
     assert target_ranks(4) == (2, 3, 4)
     comments = [{"text": f"comment number {i}", "like_count": 10 - i, "rank": i + 1, "is_pinned": False}
                 for i in range(3)]
-
-    def form(text):
-        return ((False,) * 4, 0)
-
-    assert popularity_options({"comments": comments}, np.random.default_rng(0), form) is None
+    assert popularity_options({"comments": comments}, np.random.default_rng(0)) is None
     tied = [{"text": f"c{i}", "like_count": 5, "rank": i + 1, "is_pinned": False} for i in range(6)]
-    assert popularity_options({"comments": tied}, np.random.default_rng(0), form) is None  # ties: no unique answer
+    assert popularity_options({"comments": tied}, np.random.default_rng(0)) is None  # ties: no unique answer
 
 
 def test_unknown_video_ids_are_named(world):

@@ -76,3 +76,27 @@ def test_hydrated_config_yields_a_video_column(demo, tmp_path):
     with_video = ds.filter(lambda row: row["video"] is not None)
     assert sorted(with_video["video_id"]) == sorted(present)
     assert pc.sum(pc.is_null(table["file_name"])).as_py() == len(ds) - 2
+
+
+def test_release_never_ships_the_study_pool_and_its_card_documents_it(demo, tmp_path):
+    from mimic_bench.release import release
+    from mimic_bench.writer import STUDY_POOL_FILE, default_study_pool_dir, find_in_public
+
+    _, paths = demo
+    pool_dir = default_study_pool_dir(paths["bench"])
+    pool = pq.read_table(pool_dir / STUDY_POOL_FILE).to_pylist()
+    texts = [t for row in pool for t in row["comments"]]
+    assert texts and not any(p.name == STUDY_POOL_FILE for p in paths["release"].rglob("*"))
+    assert find_in_public(texts, [paths["release"]]) == {}  # configs, audit.json, build_stats.json and the card
+    card = (paths["release"] / "README.md").read_text()
+    assert "## The blind comment study: a private pool" in card
+    assert f"In this copy {len(texts)} comments of {len(pool)} videos are held out" in card
+    # A bench folder that holds the pool (copied in by mistake) is refused rather than released.
+    (paths["bench"] / "private").mkdir()
+    (paths["bench"] / "private" / STUDY_POOL_FILE).write_bytes((pool_dir / STUDY_POOL_FILE).read_bytes())
+    try:
+        with pytest.raises(ValueError, match=f"holds a private {STUDY_POOL_FILE}"):
+            release(paths["bench"], tmp_path / "out")
+    finally:
+        (paths["bench"] / "private" / STUDY_POOL_FILE).unlink()
+        (paths["bench"] / "private").rmdir()

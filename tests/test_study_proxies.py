@@ -6,6 +6,7 @@ import json
 import pyarrow.parquet as pq
 import pytest
 
+from mimic_bench.writer import default_study_pool_dir
 from mimic_cli import main
 from mimic_eval.study.proxies import bleu, compute_proxies, distinct_n, self_bleu, tokens, validate_proxies
 from mimic_eval.study.simulate import make_fixture_bench, simulate_generations
@@ -67,20 +68,35 @@ def test_validate_spearman_and_its_bootstrap_ci():
 def test_cli_end_to_end_on_simulated_annotators(simulated, tmp_path):
     bench, gens, data = simulated
     study, out = tmp_path / "study", tmp_path / "out"
-    assert main(["study", "build", "--bench", str(bench), "--generations", str(gens), "--out", str(study),
-                 "--seed", "1", "--n-videos", "10"]) == 0
+    assert main(["study", "build", "--bench", str(bench), "--pool", str(default_study_pool_dir(bench)),
+                 "--generations", str(gens), "--out", str(study), "--seed", "1", "--n-videos", "10"]) == 0
+    assert main(["study", "validate", "--study", str(study), "--out", str(out / "quality.json")]) == 0
+    assert json.loads((out / "quality.json").read_text())["sources"]["human"]["n_items"] == 10 * 5
     latents = [arg for src, p in LATENTS.items() for arg in ("--latent", f"{src}={p}")]
     assert main(["study", "simulate", "--study", str(study), "--db", str(out / "j.db"), "--annotators", "12",
                  "--out", str(out / "load.json"), *latents]) == 0
     assert main(["study", "aggregate", "--study", str(study), "--judgments", str(out / "j.db"), "--out",
                  str(out / "results"), "--n-boot", "300", "--simulated"]) == 0
     results = json.loads((out / "results/study_results.json").read_text())
-    rates = {r["source"]: r["judged_human_pct"] for r in results["attentive_annotators"]["sources"]}
+    sources = {r["source"]: r for r in results["attentive_annotators"]["sources"]}
+    rates = {s: r["judged_human_pct"] for s, r in sources.items()}
     assert results["simulated"] and rates["sim-low"] < rates["sim-high"] < rates["human"]
+    for row in sources.values():  # judged-human % and mean realism, each with a 95 % CI around it
+        assert row["judged_human_ci"][0] <= row["judged_human_pct"] <= row["judged_human_ci"][1]
+        assert row["realism_ci"][0] <= row["realism_mean"] <= row["realism_ci"][1]
+    assert sources["sim-low"]["realism_mean"] < sources["human"]["realism_mean"]
+    agreement = results["attentive_annotators"]["agreement"]
+    assert 0.5 < agreement["percent_agreement"] <= 1 and -1 <= agreement["krippendorff_alpha_nominal"] <= 1
+    assert agreement["n_items_multi_rated"] > 0
+    quality = results["annotators"]  # per-annotator quality, from the same database
+    assert len(quality) == 12 and all(q["n_judgments"] > 0 and q["checks"] >= 1 for q in quality.values())
+    assert {a for a, q in quality.items() if q["excluded"]} == set(results["attention_checks"]["excluded_annotators"])
+    table = (out / "results/study_table.md").read_text()
+    assert "Krippendorff α" in table and "| annotator | judgments | checks failed |" in table
     assert (out / "results/judged_human.png").exists()
     assert main(["study", "proxies", "--bench", str(bench), "--generations", str(gens), "--data", str(data),
                  "--embedder", "tfidf", "--out", str(out / "proxies.json")]) == 0
-    assert main(["study", "validate", "--proxies", str(out / "proxies.json"), "--results",
+    assert main(["study", "validate-proxies", "--proxies", str(out / "proxies.json"), "--results",
                  str(out / "results/study_results.json"), "--n-boot", "300", "--out", str(out / "val.json")]) == 0
     validation = json.loads((out / "val.json").read_text())
     assert validation["simulated_judgments"] and validation["n_sources"] == 4

@@ -73,10 +73,18 @@ def test_aggregate_rates_realism_and_attention_exclusion(tmp_path):
     assert everyone["model-x"]["n_judgments"] == 6 and result["all_annotators"]["n_annotators"] == 3
     # Agreement without careless: 5 of 6 items unanimous, v1m split 1:1 -> pairwise agreement 5/6.
     assert result["attentive_annotators"]["agreement"]["percent_agreement"] == pytest.approx(5 / 6)
+    # Per-annotator quality: careless always answers (Human, 5) and agrees with the others' majority on 4 of the 5
+    # items where the others do not tie (v1m ties 1:1 and is left out); good1 is left with the four real comments.
+    careless, good1 = result["annotators"]["careless"], result["annotators"]["good1"]
+    assert careless["straight_lining"] == 1.0 and careless["excluded"] and careless["failed"] == 2
+    assert careless["majority_agreement"] == pytest.approx(4 / 5) and careless["n_compared"] == 5
+    assert good1["majority_agreement"] == 1.0 and good1["n_compared"] == 4 and not good1["excluded"]
+    assert good1["judged_human_share"] == pytest.approx(5 / 6) and good1["median_latency_ms"] is None
     paths = write_results(result, tmp_path / "out", title="fixture")
     assert json.loads(paths["results"].read_text())["attention_checks"]["excluded_annotators"] == ["careless"]
     table = paths["table"].read_text()
     assert "| model-x | 25.00 |" in table and "Human (real comments)" in table
+    assert "| careless | 8 | 2/2 | 0.80 | — | 1.00 | yes |" in table
     assert paths["chart"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -29,6 +29,45 @@ def attention_failures(judgments: list[dict], source_of: dict[str, str]) -> dict
     return dict(stats)
 
 
+def annotator_quality(judgments: list[dict], source_of: dict[str, str], checks: dict[str, dict],
+                      excluded: set[str]) -> dict[str, dict]:
+    """Per annotator: volume, attention checks, speed, straight-lining and agreement with the other annotators.
+
+    majority_agreement: share of the annotator's Human/AI verdicts on content items that match the majority of the
+    OTHER annotators of the item (items where the others tie or nobody else judged are left out); straight_lining:
+    share of the annotator's content answers equal to their most frequent (verdict, realism) pair.
+    """
+    content = [j for j in judgments if source_of[j["item_id"]] != ATTENTION_SOURCE]
+    votes: dict[str, list[bool]] = defaultdict(list)
+    for j in content:
+        votes[j["item_id"]].append(bool(j["judged_human"]))
+    by_annotator: dict[str, list[dict]] = defaultdict(list)
+    for j in judgments:
+        by_annotator[j["annotator_id"]].append(j)
+    quality = {}
+    for annotator, own in sorted(by_annotator.items()):
+        mine = [j for j in own if source_of[j["item_id"]] != ATTENTION_SOURCE]
+        agree = []
+        for j in mine:
+            others = list(votes[j["item_id"]])
+            others.remove(bool(j["judged_human"]))
+            n_human = sum(others)
+            if others and 2 * n_human != len(others):
+                agree.append(bool(j["judged_human"]) == (2 * n_human > len(others)))
+        pairs = [(bool(j["judged_human"]), j["realism"]) for j in mine]
+        latencies = [j["latency_ms"] for j in own if j.get("latency_ms") is not None]
+        quality[annotator] = {
+            "n_judgments": len(own), **checks[annotator],
+            "judged_human_share": float(np.mean([p[0] for p in pairs])) if pairs else None,
+            "realism_mean": float(np.mean([p[1] for p in pairs])) if pairs else None,
+            "median_latency_ms": float(np.median(latencies)) if latencies else None,
+            "straight_lining": max(pairs.count(p) for p in set(pairs)) / len(pairs) if pairs else None,
+            "majority_agreement": float(np.mean(agree)) if agree else None, "n_compared": len(agree),
+            "excluded": annotator in excluded,
+        }
+    return quality
+
+
 def cluster_bootstrap(per_video: dict[str, tuple[float, float]], n_boot: int, seed: int) -> tuple[float, float, float]:
     """Ratio estimate sum(num)/sum(den) with a percentile CI, resampling whole videos (judgments cluster by video)."""
     videos = sorted(per_video)
@@ -93,6 +132,7 @@ def aggregate(judgments: list[dict], manifest: list[dict], n_boot: int = 2000, s
                         "agreement": agreement_report(subset)}
     result["attention_checks"] = {"max_failed_checks": max_failed_checks, "excluded_annotators": excluded,
                                   "per_annotator": checks}
+    result["annotators"] = annotator_quality(judgments, source_of, checks, set(excluded))
     result["n_boot"], result["seed"] = n_boot, seed
     return result
 
@@ -113,6 +153,21 @@ def results_table(result: dict, key: str = "attentive_annotators") -> str:
                  f"{100 * a['percent_agreement']:.2f}% pairwise, Fleiss κ {a['fleiss_kappa']:.3f}, "
                  f"Krippendorff α {a['krippendorff_alpha_nominal']:.3f}, Gwet AC1 {a['gwet_ac1']:.3f}; realism α "
                  f"(ordinal) {a['realism_krippendorff_alpha_ordinal']:.3f}. Annotators: {block['n_annotators']}.")
+    return "\n".join(lines) + "\n"
+
+
+def annotator_table(result: dict) -> str:
+    """Per-annotator quality (attention checks, agreement with the others' majority, speed, straight-lining)."""
+    lines = ["| annotator | judgments | checks failed | agrees with majority | median s / answer | straight-lining | "
+             "excluded |", "|---|---|---|---|---|---|---|"]
+
+    def fmt(value, scale=1.0, digits=2):
+        return "—" if value is None else f"{scale * value:.{digits}f}"
+
+    for annotator, q in result["annotators"].items():
+        lines.append(f"| {annotator} | {q['n_judgments']} | {q['failed']}/{q['checks']} | "
+                     f"{fmt(q['majority_agreement'])} | {fmt(q['median_latency_ms'], 1e-3, 1)} | "
+                     f"{fmt(q['straight_lining'])} | {'yes' if q['excluded'] else 'no'} |")
     return "\n".join(lines) + "\n"
 
 
@@ -147,6 +202,6 @@ def write_results(result: dict, out_dir: str | os.PathLike, title: str = "") -> 
     out_dir = Path(out_dir)
     paths = {"results": atomic_write_json(out_dir / "study_results.json", result),
              "table": atomic_write_text(out_dir / "study_table.md", (f"{title}\n\n" if title else "")
-                                        + results_table(result)),
+                                        + results_table(result) + "\n" + annotator_table(result)),
              "chart": bar_chart(result, out_dir / "judged_human.png", title=title)}
     return paths

@@ -69,11 +69,12 @@ def run_simulated_annotators(base_url: str, tokens: list[tuple[str, str]], sourc
 
 
 def load_test(study_dir: str, db_path: str, n_annotators: int = 50, seed: int = 0,
-              max_items_per_annotator: int | None = None, latents: dict[str, float] | None = None) -> dict:
+              max_items_per_annotator: int | None = None, latents: dict[str, float] | None = None,
+              public_dirs: tuple[str, ...] = ()) -> dict:
     """Serve the study on loopback, run the simulated annotators, and check the database against what was accepted."""
     from .app import BackgroundServer, create_app
 
-    store = StudyStore(db_path, study_dir)
+    store = StudyStore(db_path, study_dir, public_dirs=public_dirs)
     manifest = load_manifest(study_dir)
     source_of = {m["item_id"]: m["source"] for m in manifest}
     latents = {**default_latents(list(source_of.values()), seed), **(latents or {})}

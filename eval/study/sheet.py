@@ -1,6 +1,8 @@
-"""Build a blind-test sheet: per video the top-5 real comments + one comment per model, shuffled, opaque ids.
+"""Build a blind-test sheet: per video its held-out real comments + one comment per model, shuffled, opaque ids.
 
-Output folder:
+The real comments come from the private study pool that `mimic bench build` held out of the public bench
+(`study_pool.parquet`), never from the public `references`; the build refuses when any of them is found verbatim in
+the bench folder or another public folder it is given. Output folder:
   items_public.parquet   item_id, video_id, text            (what annotators may see)
   design.json            study id, seed, k, calibration videos, video files (no source labels)
   secret/study_secret.key  HMAC key for item ids and per-annotator display order (never shipped)
@@ -22,6 +24,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from mimic_bench.build import strip_handles
+from mimic_bench.writer import STUDY_POOL_FILE, check_not_public, find_in_public
 from mimic_data.io import atomic_write_bytes, atomic_write_json, read_jsonl, write_parquet
 
 from . import ATTENTION_SOURCE, HUMAN_SOURCE, PROTOCOL_VERSION
@@ -38,14 +42,14 @@ ATTENTION_PASS = {"judged_human": False, "realism": 0}
 IDENTITY_WORDS = ("as an ai", "language model", "i cannot watch", "i can't watch", "gpt", "openai", "qwen", "llava",
                   "gemini", "claude", "internvl", "mimic-chat", "assistant")
 _PREAMBLE = re.compile(r"^\s*(here(?:'s| is) (?:a |my |the )?(?:possible )?comment\s*[:\-]|comment\s*:)\s*", re.I)
-_HANDLE = re.compile(r"(^|\s)@[\w.\-]+")
 _WRAPPING_QUOTES = ("\"\"", "''", "“”", "‘’")
 
 MANIFEST_SCHEMA = pa.schema([
     ("study_id", pa.string()), ("video_id", pa.string()), ("item_id", pa.string()), ("source", pa.string()),
     ("source_type", pa.string()), ("human_rank", pa.int32()), ("like_count", pa.int64()),
     ("text_raw", pa.string()), ("text", pa.string()), ("display_edits", pa.list_(pa.string())),
-    ("identity_leak", pa.bool_()), ("duplicate_of_human", pa.bool_()), ("sampling", pa.string()),
+    ("identity_leak", pa.bool_()), ("duplicate_of_human", pa.bool_()), ("found_in_public", pa.bool_()),
+    ("sampling", pa.string()),
     ("is_calibration", pa.bool_()), ("postproc_version", pa.string()),
 ])
 PUBLIC_SCHEMA = pa.schema([("item_id", pa.string()), ("video_id", pa.string()), ("text", pa.string())])
@@ -53,6 +57,10 @@ PUBLIC_SCHEMA = pa.schema([("item_id", pa.string()), ("video_id", pa.string()), 
 
 class StudyInputError(ValueError):
     """Bad study input; the message names the file/line or video."""
+
+
+class StudyLeakError(StudyInputError):
+    """A human study item is published somewhere an annotator could look it up: the study must not start."""
 
 
 def item_id_for(secret: bytes, video_id: str, source: str, index: int) -> str:
@@ -82,10 +90,10 @@ def normalise_display(text: str, is_human: bool) -> tuple[str, list[str]]:
         out = out[1:-1].strip()
         edits.append("wrapping_quotes")
     if is_human:
-        no_handles = _HANDLE.sub(r"\1", out).strip()
+        no_handles = strip_handles(out)
         if no_handles != out:
             edits.append("handle")
-            out = " ".join(no_handles.split())
+            out = no_handles
     return out, edits
 
 
@@ -126,26 +134,60 @@ def load_or_create_secret(path: Path, secret: bytes | None) -> bytes:
     return secret
 
 
+def load_study_pool(pool_dir: str | os.PathLike, bench_video_ids: set[str]) -> dict[str, dict]:
+    """video id -> its held-out comments (`comments`, `like_counts`, `ranks`) from the private study pool."""
+    path = Path(pool_dir) / STUDY_POOL_FILE
+    if not path.exists():
+        raise StudyInputError(f"{path} not found (expected the private study pool written by `mimic bench build`)")
+    pool = {}
+    for row in pq.read_table(path).to_pylist():
+        if row["video_id"] not in bench_video_ids:
+            raise StudyInputError(f"{path}: study video {row['video_id']!r} is not in the bench")
+        if not row["comments"]:
+            raise StudyInputError(f"{path}: study video {row['video_id']!r} has no held-out comments")
+        pool[row["video_id"]] = row
+    if not pool:
+        raise StudyInputError(f"{path} holds no study videos")
+    return pool
+
+
+def check_items_not_public(study_dir: str | os.PathLike, extra_public_dirs: Iterable[str | os.PathLike] = ()) -> None:
+    """Refuse (StudyLeakError) when any human item of the study is found verbatim in the bench folder or another
+    public folder: an annotator could look it up and learn its source."""
+    design = json.loads((Path(study_dir) / "design.json").read_text())
+    human = [m["text"] for m in load_manifest(study_dir) if m["source"] == HUMAN_SOURCE]
+    try:
+        check_not_public(human, [*design["public_dirs"], *extra_public_dirs], "human study items")
+    except ValueError as err:
+        raise StudyLeakError(f"study {design['study_id']}: {err}") from None
+
+
 def build_sheet(bench_dir: str | os.PathLike, generation_files: Iterable[str | os.PathLike], out_dir: str | os.PathLike,
-                seed: int = 0, n_videos: int | None = None, n_calibration: int = 2, n_attention: int = 3,
-                k: int = 3, n_human: int = 5, secret: bytes | None = None) -> dict:
-    """Write the sheet, design and secret manifest; returns the design dict. Same inputs + seed + secret -> same bytes."""
+                *, pool_dir: str | os.PathLike, seed: int = 0, n_videos: int | None = None, n_calibration: int = 2,
+                n_attention: int = 3, k: int = 3, n_human: int = 5, secret: bytes | None = None,
+                public_dirs: Iterable[str | os.PathLike] = ()) -> dict:
+    """Write the sheet, design and secret manifest; returns the design dict. Same inputs + seed + secret -> same bytes.
+
+    `bench_dir` is the (hydrated) public bench: it names the videos and their files; the real comments come from
+    `pool_dir`. Refuses when a human item is found verbatim in `bench_dir` or any of `public_dirs`.
+    """
     bench_dir, out_dir = Path(bench_dir), Path(out_dir)
     bench_path = bench_dir / "comment_generation.parquet"
     if not bench_path.exists():
         raise StudyInputError(f"{bench_path} not found (expected the MIMIC-Bench comment_generation table)")
     bench = pq.read_table(bench_path).to_pylist()
-    for needed in ("video_id", "references", "reference_likes", "file_name", "platform"):
+    for needed in ("video_id", "file_name", "platform"):
         if bench and needed not in bench[0]:
             raise StudyInputError(f"{bench_path}: column {needed!r} missing")
     by_video = {row["video_id"]: row for row in bench}
+    pool = load_study_pool(pool_dir, set(by_video))
     generations = load_generations(generation_files, set(by_video))
-    models = sorted({model for _, model in generations})
+    models = sorted({model for video_id, model in generations if video_id in pool})
     if not models:
-        raise StudyInputError("no model generations given")
+        raise StudyInputError("no model generations for any study video")
 
     rng = random.Random(seed)
-    video_ids = sorted(by_video)
+    video_ids = sorted(pool)
     if n_videos is not None and n_videos < len(video_ids):
         video_ids = sorted(rng.sample(video_ids, n_videos))
     calibration = sorted(rng.sample(video_ids, min(n_calibration, len(video_ids))))
@@ -156,19 +198,17 @@ def build_sheet(bench_dir: str | os.PathLike, generation_files: Iterable[str | o
 
     secret = load_or_create_secret(out_dir / "secret" / "study_secret.key", secret)
     study_id = "study_" + hmac.new(secret, f"study|{seed}".encode(), hashlib.sha256).hexdigest()[:12]
+    public_dirs = [str(Path(d).resolve()) for d in (bench_dir, *public_dirs)]
     manifest = []
     for video_id in video_ids:
-        row = by_video[video_id]
-        refs = list(row["references"] or [])[:n_human]
-        likes = list(row["reference_likes"] or [])[:n_human]
-        if not refs:
-            raise StudyInputError(f"{bench_path}: video {video_id!r} has no reference comments")
+        held_out = pool[video_id]
         human_texts = set()
         entries = []
-        for rank, (text, like) in enumerate(zip(refs, likes, strict=True), start=1):
+        for text, like, rank in list(zip(held_out["comments"], held_out["like_counts"], held_out["ranks"],
+                                         strict=True))[:n_human]:
             shown, edits = normalise_display(text, is_human=True)
             human_texts.add(shown.casefold())
-            entries.append((HUMAN_SOURCE, rank - 1, text, shown, edits, rank, int(like), "{}"))
+            entries.append((HUMAN_SOURCE, rank, text, shown, edits, rank, int(like), "{}"))
         for model in models:
             gen = generations.get((video_id, model))
             if gen is None:
@@ -189,9 +229,18 @@ def build_sheet(bench_dir: str | os.PathLike, generation_files: Iterable[str | o
                 "source_type": "model" if is_model else ("human" if source == HUMAN_SOURCE else "attention_check"),
                 "human_rank": rank, "like_count": like, "text_raw": raw, "text": shown, "display_edits": edits,
                 "identity_leak": is_model and has_identity_leak(shown),
-                "duplicate_of_human": is_model and shown.casefold() in human_texts,
+                "duplicate_of_human": is_model and shown.casefold() in human_texts, "found_in_public": False,
                 "sampling": sampling, "is_calibration": video_id in calibration, "postproc_version": POSTPROC_VERSION,
             })
+    human = [m["text"] for m in manifest if m["source"] == HUMAN_SOURCE]
+    try:
+        check_not_public(human, public_dirs, "human study items")
+    except ValueError as err:
+        raise StudyLeakError(str(err)) from None
+    # A model comment that copies a public comment leaks nothing about its source, but annotators may recognise it.
+    copied = find_in_public([m["text"] for m in manifest if m["source_type"] == "model"], public_dirs)
+    for m in manifest:
+        m["found_in_public"] = m["source_type"] == "model" and m["text"] in copied
     # Sheet order: videos sorted, items within a video shuffled with the study seed; ids carry no order either.
     public = []
     for video_id in video_ids:
@@ -205,7 +254,7 @@ def build_sheet(bench_dir: str | os.PathLike, generation_files: Iterable[str | o
     design = {
         "study_id": study_id, "protocol_version": PROTOCOL_VERSION, "postproc_version": POSTPROC_VERSION,
         "seed": seed, "k": k, "n_videos": len(video_ids), "n_items": len(public), "n_models": len(models),
-        "calibration_videos": calibration, "bench_dir": str(bench_dir.resolve()),
+        "calibration_videos": calibration, "bench_dir": str(bench_dir.resolve()), "public_dirs": public_dirs,
         "video_files": {v: by_video[v]["file_name"] for v in video_ids},
     }
     atomic_write_json(out_dir / "design.json", design)

@@ -51,8 +51,17 @@ def _scene(video_id: str) -> dict:
     return {"obj": r.choice(_OBJECTS), "colour": r.choice(_COLOURS), "motion": r.choice(_MOTIONS)}
 
 
+# The fixture bench's public references and its held-out study pool use disjoint templates, so no pool comment is
+# ever also public (as in a real build, where `mimic bench build` ensures it).
+_PUBLIC_STYLE, _POOL_STYLE = _HUMAN_STYLE[0::2], _HUMAN_STYLE[1::2]
+
+
 def human_style_comment(video_id: str, r: random.Random) -> str:
     return r.choice(_HUMAN_STYLE).format(**_scene(video_id))
+
+
+def _distinct_human_comments(video_id: str, templates: tuple[str, ...], n: int, r: random.Random) -> list[str]:
+    return [t.format(**_scene(video_id)) for t in r.sample(templates, n)]
 
 
 def model_style_comment(video_id: str, r: random.Random) -> str:
@@ -73,25 +82,31 @@ def _render_tiny_mp4(path: Path, colour_seed: int) -> None:
 
 def make_fixture_bench(bench_dir: str | os.PathLike, n_videos: int = 12, seed: int = 0, render_videos: bool = False,
                        data_dir: str | os.PathLike | None = None, n_train_videos: int = 40) -> Path:
-    """A SIMULATED MIMIC-Bench comment table (and optionally a MIMIC-Data comments/splits folder) in the contract format."""
+    """A SIMULATED MIMIC-Bench comment table and its private study pool (in `default_study_pool_dir(bench_dir)`),
+    optionally with a MIMIC-Data comments/splits folder, in the contract formats. Every video is a study video."""
+    from mimic_bench.build import COMMENT_SCHEMA, STUDY_POOL_SCHEMA
+    from mimic_bench.writer import STUDY_POOL_FILE, default_study_pool_dir
+
     bench_dir = Path(bench_dir)
     r = _rng("bench", seed)
-    rows = []
+    rows, pool = [], []
     for i in range(n_videos):
         video_id = f"sim{seed}v{i:04d}"
         platform = ("youtube", "tiktok")[i % 2]
-        refs = [human_style_comment(video_id, r) for _ in range(5)]
-        likes = sorted((int(10 ** r.uniform(1, 4)) for _ in range(5)), reverse=True)
+        held_out = _distinct_human_comments(video_id, _POOL_STYLE, 5, r)
+        refs = _distinct_human_comments(video_id, _PUBLIC_STYLE, 5, r)
+        likes = sorted((int(10 ** r.uniform(1, 4)) for _ in range(10)), reverse=True)
         file_name = f"videos/{platform}/{video_id[-2:]}/{video_id}.mp4"
         if render_videos:
             _render_tiny_mp4(bench_dir / file_name, seed * 100003 + i)
         rows.append({"question_id": f"cg-{video_id}", "video_id": video_id, "platform": platform,
                      "prompt": "Watch the video and write a comment as a typical viewer would.",
-                     "references": refs, "reference_likes": likes, "file_name": file_name if render_videos else None})
-    schema = pa.schema([("question_id", pa.string()), ("video_id", pa.string()), ("platform", pa.string()),
-                        ("prompt", pa.string()), ("references", pa.list_(pa.string())),
-                        ("reference_likes", pa.list_(pa.int64())), ("file_name", pa.string())])
-    write_parquet(bench_dir / "comment_generation.parquet", pa.Table.from_pylist(rows, schema=schema))
+                     "references": refs, "reference_likes": likes[5:], "file_name": file_name if render_videos else None})
+        pool.append({"question_id": f"cg-{video_id}", "video_id": video_id, "platform": platform,
+                     "comments": held_out, "like_counts": likes[:5], "ranks": [1, 2, 3, 4, 5]})
+    write_parquet(bench_dir / "comment_generation.parquet", pa.Table.from_pylist(rows, schema=COMMENT_SCHEMA))
+    write_parquet(default_study_pool_dir(bench_dir) / STUDY_POOL_FILE, pa.Table.from_pylist(pool,
+                                                                                           schema=STUDY_POOL_SCHEMA))
     if data_dir is not None:
         comments, splits = [], []
         for row in rows:

@@ -1,8 +1,9 @@
 """The study's server-side state in SQLite (WAL): annotators, video leases, served items and judgments.
 
 The store never holds a source label: it knows items, videos and the calibration block only. One judgment is one
-transaction; UNIQUE(annotator_id, item_id) makes a retried or duplicated submission a no-op, so each judgment is
-stored exactly once.
+transaction; UNIQUE(annotator_id, item_id) makes a retried submission a no-op and a changed answer an error, so each
+annotator judges each item exactly once. Opening a store checks that no human item is published (the study refuses to
+start otherwise).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from . import APP_VERSION, PROTOCOL_VERSION
-from .sheet import display_order, load_or_create_secret
+from .sheet import check_items_not_public, display_order, load_or_create_secret
 
 LEASE_SECONDS = 30 * 60
 _SCHEMA = """
@@ -52,9 +53,10 @@ class StudyStore:
 
     def __init__(self, db_path: str | os.PathLike, study_dir: str | os.PathLike, k: int | None = None,
                  lease_seconds: float = LEASE_SECONDS, max_videos_per_annotator: int | None = None,
-                 clock: Callable[[], float] = time.time):
+                 clock: Callable[[], float] = time.time, public_dirs: tuple[str | os.PathLike, ...] = ()):
         self.db_path, self.study_dir = Path(db_path), Path(study_dir)
         self.design = json.loads((self.study_dir / "design.json").read_text())
+        check_items_not_public(self.study_dir, public_dirs)
         self.secret = load_or_create_secret(self.study_dir / "secret" / "study_secret.key", None)
         self.k = k or self.design["k"]
         self.lease_seconds, self.max_videos, self.clock = lease_seconds, max_videos_per_annotator, clock
@@ -154,7 +156,7 @@ class StudyStore:
             conn.execute("INSERT OR IGNORE INTO served VALUES (?, ?, ?, ?)", (annotator_id, item_id, position + 1, now))
             text = conn.execute("SELECT text FROM items WHERE item_id=?", (item_id,)).fetchone()[0]
         return {"item_id": item_id, "video_id": video_id, "text": text, "position": position + 1,
-                "n_in_video": len(order), "video_file": self.design["video_files"].get(video_id)}
+                "n_in_video": len(order)}
 
     def _current_or_new_lease(self, conn: sqlite3.Connection, annotator_id: str, now: float) -> str | None:
         row = conn.execute("SELECT video_id FROM assignments WHERE annotator_id=? AND status='leased' "
@@ -190,7 +192,8 @@ class StudyStore:
     # -- judgments ------------------------------------------------------------------------------------------------
     def submit(self, annotator_id: str, item_id: str, judged_human: bool, realism: int,
                session_id: str | None = None) -> str:
-        """Store one judgment; returns 'stored' or 'duplicate'. Raises StudyError naming the item when refused."""
+        """Store one judgment; returns 'stored', or 'duplicate' when the same answer was stored already (a client
+        retry). Raises StudyError naming the item when refused, including a changed answer to a judged item."""
         if not isinstance(judged_human, bool):
             raise StudyError(f"item {item_id!r}: judged_human must be true or false")
         if isinstance(realism, bool) or not isinstance(realism, int) or not 0 <= realism <= 5:
@@ -201,8 +204,11 @@ class StudyStore:
             if row is None:
                 raise StudyError(f"item {item_id!r} is not in this study")
             video_id = row[0]
-            if conn.execute("SELECT 1 FROM judgments WHERE annotator_id=? AND item_id=?",
-                            (annotator_id, item_id)).fetchone():
+            previous = conn.execute("SELECT judged_human, realism FROM judgments WHERE annotator_id=? AND item_id=?",
+                                    (annotator_id, item_id)).fetchone()
+            if previous is not None:
+                if (bool(previous[0]), previous[1]) != (judged_human, realism):
+                    raise StudyError(f"item {item_id!r} is already judged by this annotator: one judgment per item")
                 return "duplicate"
             lease = conn.execute("SELECT expires_at FROM assignments WHERE annotator_id=? AND video_id=? "
                                  "AND status='leased'", (annotator_id, video_id)).fetchone()
