@@ -1,11 +1,22 @@
-"""The one frame sampler: MIMIC-Chat's spatial frames (segment centres) and temporal frames from ONE decode of a video.
+"""The one frame sampler: MIMIC-Chat's spatial and temporal frames from ONE decode of a video, in display orientation.
 
 One self-contained file (stdlib, numpy, torch; PyAV or torchcodec imported when used): the project imports it
 (training, the evaluation harness, the Space), the model's video processor imports it as a sibling remote-code
 file, and `save_pretrained` ships it in the model repo, so every consumer samples by the same rules.
 
-Index rule: for a clip of n frames and k wanted, frame i is `floor((i + 0.5) * n / k)` (segment centres). The temporal
-branch takes `temporal` frames, or with `temporal_fps` one frame per 1/fps seconds capped at `temporal` frames.
+Time rule: a video's time runs from its first frame (any stream start offset, e.g. MPEG-TS's, is removed) to the end
+of its last frame. For k wanted frames the targets are the centres of k equal time segments, and each target takes
+the frame shown at that moment (`segment_centre_frames`); every returned frame carries its time. Variable-frame-rate
+clips are thus sampled uniformly in time. A constant-frame-rate stream (every timestamp within one tick of a regular
+grid: containers round times to whole ticks, e.g. milliseconds in webm/mkv) is timed on that grid, where the picks
+are exactly the index rule `floor((i + 0.5) * n / k)` (`segment_centres`, also used for already-decoded arrays). The temporal branch takes
+`temporal` frames, or with `temporal_fps` one frame per 1/fps seconds capped at `temporal` frames.
+
+Orientation: the display matrix (phone rotation, mirroring) is applied to every frame by both backends, exactly as
+FFmpeg's autorotate shows the video; `SampledFrames.rotation` / `.mirrored` record what was applied.
+
+Honesty: a clip with fewer frames than wanted (a 0.2 s clip, one frame, `mode="fast"` on few keyframes) repeats
+frames; `SampledFrames.distinct_frames`, `.repeated_indices` and `.shortfall()` say so.
 
 How it stays fast (PyAV backend, the default):
 1. An index pass demuxes packets without decoding (pts, keyframe flag, and for H.264 the `nal_ref_idc` of the first
@@ -13,15 +24,17 @@ How it stays fast (PyAV backend, the default):
 2. Only packets that some target needs go to the decoder: GOPs without a target are never sent, a GOP is cut after
    its last target, and non-reference H.264 frames (most B-frames) that are not targets are dropped before decoding.
    Dropping a non-reference picture changes no other picture, so the result equals decoding everything.
-3. Only target frames are converted to RGB, resized in swscale on the way (`size`).
+3. Only target frames are converted to RGB, resized in swscale on the way (`size`, in display orientation).
 4. `threads=2` frame threads fits one video on this 2-core machine; for throughput across many videos run one
    process per core with `threads=1` (perf/sampler.py measures both).
 
 `mode="fast"` snaps every target to the nearest keyframe and decodes only those keyframes (each decodes alone): close
 to the keyframe-only floor, but frames are approximate (up to half a GOP away) and temporal frames repeat when the
 video has fewer keyframes than `temporal`; the indices/times returned are the frames actually used.
-`backend="torchcodec"` uses `torchcodec.decoders.VideoDecoder.get_frames_at` (exact seek) instead.
-`cache_dir` enables a content-addressed cache keyed by the file's sha256 and the sampler parameters.
+`backend="torchcodec"` decodes the same frames with `torchcodec.decoders.VideoDecoder.get_frames_at` (exact seek);
+the index and the display matrix still come from PyAV, so both backends pick the same frames and orient them alike.
+A video is a local path or its bytes (URLs are not fetched). `cache_dir` enables a content-addressed cache keyed by
+the file's sha256 and the sampler parameters.
 """
 
 from __future__ import annotations
@@ -31,9 +44,12 @@ import hashlib
 import importlib
 import io
 import json
+import math
 import os
+import struct
 import tempfile
 from dataclasses import asdict, dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,38 +58,93 @@ import numpy as np
 if TYPE_CHECKING:
     import torch
 
+VideoSource = str | os.PathLike | bytes  # a local file, or its bytes
+
 _H264_SLICE_TYPES = (1, 5)  # non-IDR slice, IDR slice
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: time-based targets, times from the first frame, display orientation, start offset
 INTERPOLATION = "AREA"  # swscale filter used for resizing (see _Converter)
+_VFR_SPREAD = 0.05  # frame-duration spread (relative to the mean) above which a stream counts as variable frame rate
+# FFmpeg opens these as a "video" too, but they are text or still images, not recordings
+_NOT_VIDEO_FORMATS = ("tty", "image2", "txt")
 
 
 class VideoDecodeError(Exception):
-    """A video that cannot be sampled (missing, empty, truncated, undecodable, no video stream)."""
+    """A video that cannot be sampled. `kind` names the problem for reports: missing, empty, unreadable (no readable
+    container), audio_only, no_video, truncated (frames on disk end early or do not decode), undecodable."""
 
-    def __init__(self, path, reason: str):
-        self.path, self.reason = str(path), reason
+    def __init__(self, path, reason: str, kind: str = "undecodable"):
+        self.path, self.reason, self.kind = str(path), reason, kind
         super().__init__(f"{path}: {reason}")
 
 
 @dataclass
 class SampledFrames:  # torch is imported lazily: hydration and preflight use this module without it
-    spatial: torch.Tensor  # uint8 [S, h, w, 3]
+    spatial: torch.Tensor  # uint8 [S, h, w, 3], display orientation
     temporal: torch.Tensor  # uint8 [T, h, w, 3]
-    spatial_indices: list[int]
+    spatial_indices: list[int]  # frame numbers in presentation order
     temporal_indices: list[int]
-    spatial_times: list[float]  # seconds (presentation timestamps)
+    spatial_times: list[float]  # seconds from the first frame (presentation time minus start_offset_s)
     temporal_times: list[float]
     decoder: str
     num_frames: int = 0
-    duration_s: float = 0.0
+    duration_s: float = 0.0  # first frame's start to last frame's end
+    rotation: int = 0  # display rotation applied, degrees counter-clockwise (0, 90, 180, 270)
+    mirrored: bool = False  # the display matrix also mirrors (applied left-right after the rotation)
+    start_offset_s: float = 0.0  # presentation time of the first frame in the file (MPEG-TS streams start late)
     frames_decoded: int = field(default=0, compare=False)  # frames the decoder produced (a cost measure, not content)
+
+    @property
+    def distinct_frames(self) -> int:
+        """How many different frames of the video the sample holds (both branches together)."""
+        return len(set(self.spatial_indices) | set(self.temporal_indices))
+
+    @property
+    def repeated_indices(self) -> list[int]:
+        """Frames that stand more than once in the spatial or in the temporal branch (short clip, or fast mode)."""
+        repeated: set[int] = set()
+        for indices in (self.spatial_indices, self.temporal_indices):
+            seen: set[int] = set()
+            for index in indices:
+                (repeated if index in seen else seen).add(index)
+        return sorted(repeated)
+
+    def shortfall(self) -> str | None:
+        """In words, when the frames repeat (the clip holds fewer frames than wanted); None when none repeats."""
+        repeated = self.repeated_indices
+        if not repeated:
+            return None
+        if self.decoder.endswith("-fast"):
+            cause = "fast mode keeps keyframes only"
+        else:
+            cause = f"the clip is {self.duration_s:.2f} s, {self.num_frames} frame{'s' * (self.num_frames != 1)}"
+        shown = ", ".join(map(str, repeated[:8])) + (", ..." if len(repeated) > 8 else "")
+        return (f"only {self.distinct_frames} distinct frame{'s' * (self.distinct_frames != 1)} for "
+                f"{len(self.spatial_indices)} spatial + {len(self.temporal_indices)} temporal ({cause}); "
+                f"repeated: frame{'s' * (len(repeated) != 1)} {shown}")
 
 
 def segment_centres(n: int, k: int) -> list[int]:
-    """Indices of the centres of k equal segments of n frames: floor((i + 0.5) * n / k)."""
+    """Indices of the centres of k equal segments of n frames: floor((i + 0.5) * n / k). For decoded arrays, whose
+    frames carry no times; on a constant-frame-rate file it equals `segment_centre_frames`."""
     if n <= 0 or k <= 0:
         return []
     return [int((2 * i + 1) * n // (2 * k)) for i in range(k)]
+
+
+def segment_centre_frames(starts: list[int], end: Fraction | int, k: int) -> list[int]:
+    """The frames shown at the centres of k equal time segments of [0, end).
+
+    starts: each frame's start time in presentation order, in integer ticks from the first frame (starts[0] == 0);
+    end: the end of the last frame in the same ticks. A frame is shown from its start until the next frame's start,
+    so a centre exactly on a boundary takes the later frame (exact rational arithmetic: no float noise decides).
+    """
+    if not starts or k <= 0:
+        return []
+    picks = []
+    for i in range(k):
+        latest_start = math.floor(Fraction(2 * i + 1, 2 * k) * end)
+        picks.append(max(0, bisect.bisect_right(starts, latest_start) - 1))
+    return picks
 
 
 def temporal_count(num_frames: int, duration_s: float, temporal: int, temporal_fps: float | None) -> int:
@@ -95,8 +166,104 @@ class _PacketInfo:
 class _Index:
     packets: list[_PacketInfo]  # decode order
     pts_sorted: list[int]  # presentation order: frame i has pts_sorted[i]
-    time_base: float
-    duration_s: float
+    time_base: Fraction
+    end_pts: Fraction  # end of the last frame: its start + the mean frame duration
+    regular: bool  # every timestamp within one tick of a constant-rate grid (see the module docstring)
+    variable_frame_rate: bool  # frame durations spread more than _VFR_SPREAD (a fact for reports)
+
+    @property
+    def duration_s(self) -> float:
+        return float((self.end_pts - self.pts_sorted[0]) * self.time_base)
+
+    @property
+    def start_offset_s(self) -> float:
+        return float(self.pts_sorted[0] * self.time_base)
+
+    def time_of(self, frame: int) -> float:
+        return float((self.pts_sorted[frame] - self.pts_sorted[0]) * self.time_base)
+
+    def centre_frames(self, k: int) -> list[int]:
+        if self.regular:  # on the grid, frame j starts at j * mean duration: time centres are index centres
+            return segment_centres(len(self.pts_sorted), k)
+        start = self.pts_sorted[0]
+        return segment_centre_frames([p - start for p in self.pts_sorted], self.end_pts - start, k)
+
+
+@dataclass(frozen=True)
+class _Orientation:
+    """The display matrix as a rotation (counter-clockwise, multiple of 90) followed by an optional left-right mirror;
+    applied like FFmpeg's autorotate (checked against the ffmpeg CLI in tests)."""
+
+    rotation: int = 0
+    mirrored: bool = False
+
+    @classmethod
+    def of_frame(cls, frame) -> _Orientation:
+        for side_data in frame.side_data:
+            if side_data.type.name == "DISPLAYMATRIX":
+                return cls.from_matrix(struct.unpack("=9i", bytes(side_data)))
+        return cls()
+
+    @classmethod
+    def from_matrix(cls, matrix) -> _Orientation:
+        # FFmpeg's matrix maps a stored pixel (x, y) to (a x + c y, b x + d y); a mirror makes the determinant negative
+        a, b, c, d = matrix[0], matrix[1], matrix[3], matrix[4]
+        mirrored = a * d - b * c < 0
+        if mirrored:
+            a, c = -a, -c  # undo the mirror to read the rotation
+        rotation = round(math.degrees(math.atan2(-b, a)) / 90) * 90 % 360  # other angles snap to the nearest 90
+        return cls(rotation, mirrored)
+
+    @property
+    def swaps_sides(self) -> bool:
+        return self.rotation in (90, 270)
+
+    def apply_numpy(self, frame: np.ndarray) -> np.ndarray:  # [h, w, 3]
+        frame = np.rot90(frame, self.rotation // 90)
+        return frame[:, ::-1] if self.mirrored else frame
+
+    def apply_torch(self, frames: torch.Tensor) -> torch.Tensor:  # [n, h, w, 3]
+        frames = frames.rot90(self.rotation // 90, dims=(1, 2))
+        return frames.flip(2) if self.mirrored else frames
+
+
+class _Source:
+    """A local file or the bytes of one; `label` names it in errors."""
+
+    def __init__(self, video: VideoSource):
+        self.path: Path | None = None
+        self.data: bytes | None = None
+        if isinstance(video, (bytes, bytearray, memoryview)):
+            self.data = bytes(video)
+            self.label = f"<{len(self.data)} bytes>"
+            return
+        text = os.fspath(video)
+        if isinstance(text, str) and text.startswith("file://"):
+            text = text[len("file://"):]
+        if isinstance(text, str) and "://" in text:
+            raise VideoDecodeError(text, "a URL: the sampler reads local files or bytes, download the video first",
+                                   "unreadable")
+        self.path = Path(text)
+        self.label = str(self.path)
+
+    def check(self) -> None:
+        if self.data is not None:
+            if not self.data:
+                raise VideoDecodeError(self.label, "zero bytes", "empty")
+            return
+        if not self.path.exists():
+            raise VideoDecodeError(self.label, "missing file", "missing")
+        if self.path.stat().st_size == 0:
+            raise VideoDecodeError(self.label, "zero-byte file", "empty")
+
+    def opener(self):
+        return str(self.path) if self.data is None else io.BytesIO(self.data)
+
+    def sha256(self) -> str:
+        if self.data is not None:
+            return hashlib.sha256(self.data).hexdigest()
+        with open(self.path, "rb") as f:
+            return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _nal_length_size(extradata: bytes | None) -> int | None:
@@ -130,44 +297,57 @@ def _require(module: str):
         raise ImportError(f"the MIMIC-Chat frame sampler needs {package}: pip install {package}") from err
 
 
-def _open(path: Path):
+def _open(source: _Source):
     av = _require("av")
-
-    if not path.exists():
-        raise VideoDecodeError(path, "missing file")
-    if path.stat().st_size == 0:
-        raise VideoDecodeError(path, "zero-byte file")
+    source.check()
     try:
-        container = av.open(str(path))
+        container = av.open(source.opener())
     except Exception as exc:  # PyAV raises several FFmpeg error classes; all mean "not a readable container"
-        raise VideoDecodeError(path, f"cannot open: {exc}") from exc
-    if not container.streams.video:
+        raise VideoDecodeError(source.label, f"cannot open: {exc}", "unreadable") from exc
+    format_name = container.format.name
+    if format_name in _NOT_VIDEO_FORMATS or format_name.endswith("_pipe"):
         container.close()
-        raise VideoDecodeError(path, "no video stream")
+        raise VideoDecodeError(source.label, f"not a video container (FFmpeg reads it as {format_name})", "unreadable")
+    if not container.streams.video:
+        kind = "audio_only" if container.streams.audio else "no_video"
+        container.close()
+        raise VideoDecodeError(source.label, "no video stream", kind)
     return container
 
 
-def _build_index(container, path: Path) -> _Index:
+def _build_index(container, label: str) -> _Index:
     stream = container.streams.video[0]
     length_size = _nal_length_size(stream.codec_context.extradata) if stream.codec_context.name == "h264" else None
     packets: list[_PacketInfo] = []
+    first_duration, on_disk = 0, 0
     try:
         for packet in container.demux(stream):
-            if packet.pts is None or packet.size == 0:
+            on_disk += packet.size > 0
+            if packet.pts is None or packet.size == 0 or packet.is_discard:  # discarded: edit-list lead-in
                 continue
             reference = True if length_size is None else _h264_is_reference(bytes(packet), length_size)
             packets.append(_PacketInfo(packet.pts, packet.is_keyframe, reference, len(packets)))
+            first_duration = first_duration or packet.duration or 0
     except Exception as exc:  # a demux error means a damaged file
-        raise VideoDecodeError(path, f"demux failed: {exc}") from exc
+        raise VideoDecodeError(label, f"demux failed: {exc}", "truncated") from exc
+    if stream.frames and on_disk < stream.frames:  # the header (mp4 moov) lists frames whose data is not there
+        raise VideoDecodeError(label, f"{on_disk} of {stream.frames} declared frames on disk", "truncated")
     if not packets:
-        raise VideoDecodeError(path, "no video frames")
+        raise VideoDecodeError(label, "no video frames", "undecodable")
     if not packets[0].keyframe:
         packets[0].keyframe = True  # a stream must start decoding somewhere; FFmpeg treats it as a recovery point
-    time_base = float(stream.time_base)
     pts_sorted = sorted(p.pts for p in packets)
-    frame_duration = (pts_sorted[-1] - pts_sorted[0]) / max(1, len(pts_sorted) - 1)
-    duration = (pts_sorted[-1] - pts_sorted[0] + frame_duration) * time_base
-    return _Index(packets, pts_sorted, time_base, duration)
+    steps = [b - a for a, b in zip(pts_sorted, pts_sorted[1:], strict=False)]
+    if steps:
+        mean_step = Fraction(pts_sorted[-1] - pts_sorted[0], len(steps))
+        end = pts_sorted[-1] + mean_step
+        variable = max(steps) - min(steps) > _VFR_SPREAD * mean_step
+        # |start_j - j * last / (n - 1)| <= 1 tick, in integers
+        last, intervals = pts_sorted[-1] - pts_sorted[0], len(steps)
+        regular = all(abs((p - pts_sorted[0]) * intervals - j * last) <= intervals for j, p in enumerate(pts_sorted))
+    else:  # one frame: its own duration when the container says it
+        end, variable, regular = Fraction(pts_sorted[0] + first_duration), False, True
+    return _Index(packets, pts_sorted, Fraction(stream.time_base), end, regular, variable)
 
 
 def _needed_packets(index: _Index, target_pts: set[int]) -> list[int]:
@@ -200,22 +380,48 @@ def _needed_packets(index: _Index, target_pts: set[int]) -> list[int]:
 
 class _Converter:
     """YUV -> RGB (+ resize) through one swscale context per video: building a context per frame costs more than
-    converting. AREA filtering anti-aliases large downscales (1080x1920 -> 224x224) at about the cost of bilinear."""
+    converting. AREA filtering anti-aliases large downscales (1080x1920 -> 224x224) at about the cost of bilinear.
+    The display matrix is read from the first frame; `size` is the size after orientation."""
 
     def __init__(self, size: tuple[int, int] | None):
         self.size, self.reformatter = size, _require("av.video.reformatter").VideoReformatter()
+        self.orientation: _Orientation | None = None
 
     def __call__(self, frame) -> np.ndarray:
-        h, w = self.size or (frame.height, frame.width)
-        return self.reformatter.reformat(frame, width=w, height=h, format="rgb24", interpolation=INTERPOLATION
-                                         ).to_ndarray()
+        if self.orientation is None:
+            self.orientation = _Orientation.of_frame(frame)
+        if self.size is None:
+            h, w = frame.height, frame.width
+        else:
+            h, w = self.size[::-1] if self.orientation.swaps_sides else self.size
+        array = self.reformatter.reformat(frame, width=w, height=h, format="rgb24", interpolation=INTERPOLATION
+                                          ).to_ndarray()
+        return array if self.orientation == _Orientation() else self.orientation.apply_numpy(array)
 
 
-def _decode_pyav(path: Path, targets_fn, size, threads: int, mode: str):
-    container = _open(path)
+@dataclass
+class _Decoded:
+    index: _Index
+    spatial_indices: list[int]
+    temporal_indices: list[int]
+    arrays: dict[int, np.ndarray]  # by pts
+    frames_decoded: int
+    orientation: _Orientation
+    width: int  # stored (coded) size
+    height: int
+    container_format: str
+    codec: str
+
+    def pick(self, indices: list[int]) -> tuple[list[np.ndarray], list[float]]:
+        return [self.arrays[self.index.pts_sorted[i]] for i in indices], [self.index.time_of(i) for i in indices]
+
+
+def _decode_pyav(source: _Source, targets_fn, size, threads: int, mode: str) -> _Decoded:
+    container = _open(source)
     try:
-        index = _build_index(container, path)
-        spatial_idx, temporal_idx = targets_fn(len(index.pts_sorted), index.duration_s)
+        stream = container.streams.video[0]
+        index = _build_index(container, source.label)
+        spatial_idx, temporal_idx = targets_fn(index)
         if mode == "fast":
             key_pts = sorted(p.pts for p in index.packets if p.keyframe)
             snap = {}
@@ -228,33 +434,33 @@ def _decode_pyav(path: Path, targets_fn, size, threads: int, mode: str):
         wanted_pts = {index.pts_sorted[i] for i in set(spatial_idx) | set(temporal_idx)}
         needed = set(_needed_packets(index, wanted_pts)) if mode == "exact" else {
             p.order for p in index.packets if p.pts in wanted_pts}
-        stream = container.streams.video[0]
         ctx = stream.codec_context
         ctx.thread_type = "AUTO" if threads > 1 else "SLICE"
         ctx.thread_count = threads
         arrays: dict[int, np.ndarray] = {}
-        try:
-            decoded = _decode_needed(container, index, needed, wanted_pts, size, arrays)
-        except Exception as exc:  # FFmpeg decode errors on damaged data
-            raise VideoDecodeError(path, f"decode failed: {exc}") from exc
+        convert = _Converter(size)
+        decoded = 0
+        if needed:
+            try:
+                decoded = _decode_needed(container, index, needed, wanted_pts, convert, arrays)
+            except Exception as exc:  # FFmpeg decode errors on damaged data
+                raise VideoDecodeError(source.label, f"decode failed: {exc}", "undecodable") from exc
+        result = _Decoded(index, spatial_idx, temporal_idx, arrays, decoded, convert.orientation or _Orientation(),
+                          ctx.width, ctx.height, container.format.name, ctx.name)
     finally:
         container.close()
     missing = wanted_pts - arrays.keys()
     if missing:
-        raise VideoDecodeError(path, f"{len(missing)} target frames could not be decoded (truncated or damaged)")
-
-    def frames(idx):
-        return [arrays[index.pts_sorted[i]] for i in idx], [index.pts_sorted[i] * index.time_base for i in idx]
-
-    return index, spatial_idx, temporal_idx, frames, decoded
+        raise VideoDecodeError(source.label, f"{len(missing)} target frames could not be decoded (truncated or "
+                                             "damaged)", "truncated")
+    return result
 
 
-def _decode_needed(container, index: _Index, needed: set[int], wanted_pts: set[int], size, arrays: dict,
-                   seek: bool = True) -> int:
+def _decode_needed(container, index: _Index, needed: set[int], wanted_pts: set[int], convert: _Converter,
+                   arrays: dict, seek: bool = True) -> int:
     """Send the needed packets (by decode-order position) to the decoder; keep wanted frames; return frames decoded."""
     stream = container.streams.video[0]
     ctx = stream.codec_context
-    convert = _Converter(size)
     order_of_pts = {p.pts: p.order for p in index.packets}
     first = min(needed)
     # the index pass left the demuxer at the end: always seek (to the first needed keyframe, or back to the start)
@@ -275,7 +481,7 @@ def _decode_needed(container, index: _Index, needed: set[int], wanted_pts: set[i
         position = order_of_pts.get(packet.pts, -1)
         if not started:
             if seek and position > first:  # the seek landed past the first needed packet: read from the start
-                return _decode_needed(container, index, needed, wanted_pts, size, arrays, seek=False)
+                return _decode_needed(container, index, needed, wanted_pts, convert, arrays, seek=False)
             started = True
         if position not in needed:
             continue
@@ -295,42 +501,46 @@ def _stack(arrays: list[np.ndarray], size) -> torch.Tensor:
     return torch.from_numpy(np.stack(arrays))
 
 
-def _sample_torchcodec(path: Path, targets_fn, size, threads: int) -> SampledFrames:
+def _first_frame_only(index: _Index) -> tuple[list[int], list[int]]:
+    return [0], []
+
+
+def _sample_torchcodec(source: _Source, targets_fn, size, threads: int) -> SampledFrames:
     video_decoder = _require("torchcodec.decoders").VideoDecoder
-    if not path.exists():
-        raise VideoDecodeError(path, "missing file")
+    # The index (which frames) and the display matrix (how to orient them) come from PyAV, as for the pyav backend.
+    probed = _decode_pyav(source, _first_frame_only, (16, 16), 1, "exact")
+    index, orientation = probed.index, probed.orientation
+    spatial_idx, temporal_idx = targets_fn(index)
     transforms = None
     if size is not None:
         transforms = [_require("torchcodec.transforms").Resize(size=tuple(size))]
+    union = sorted(set(spatial_idx) | set(temporal_idx))
     try:
-        decoder = video_decoder(str(path), seek_mode="exact", num_ffmpeg_threads=threads, dimension_order="NHWC",
-                               transforms=transforms)
-        meta = decoder.metadata
-        n = meta.num_frames
-        duration = float(meta.duration_seconds or 0.0)
-        spatial_idx, temporal_idx = targets_fn(n, duration)
-        union = sorted(set(spatial_idx) | set(temporal_idx))
+        decoder = video_decoder(source.opener() if source.data is None else source.data, seek_mode="exact",
+                                num_ffmpeg_threads=threads, dimension_order="NHWC", transforms=transforms)
         batch = decoder.get_frames_at(union)
+        own_rotation = round((decoder.metadata.rotation or 0) / 90) % 4
     except Exception as exc:  # torchcodec raises RuntimeError/ValueError for damaged files
-        raise VideoDecodeError(path, f"torchcodec: {exc}") from exc
-    data = batch.data
+        raise VideoDecodeError(source.label, f"torchcodec: {exc}", "undecodable") from exc
+    # torchcodec applies the rotation but not a mirror: undo its rotation, then orient like the pyav backend
+    data = orientation.apply_torch(batch.data.rot90(-own_rotation, dims=(1, 2))).contiguous()
     row = {i: k for k, i in enumerate(union)}
-    times = batch.pts_seconds.tolist()
     return SampledFrames(
         spatial=data[[row[i] for i in spatial_idx]], temporal=data[[row[i] for i in temporal_idx]],
         spatial_indices=spatial_idx, temporal_indices=temporal_idx,
-        spatial_times=[times[row[i]] for i in spatial_idx], temporal_times=[times[row[i]] for i in temporal_idx],
-        decoder="torchcodec-exact", num_frames=n, duration_s=duration, frames_decoded=-1)
-
-
-def _sha256(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+        spatial_times=[index.time_of(i) for i in spatial_idx], temporal_times=[index.time_of(i) for i in temporal_idx],
+        decoder="torchcodec-exact", num_frames=len(index.pts_sorted), duration_s=index.duration_s,
+        rotation=orientation.rotation, mirrored=orientation.mirrored, start_offset_s=index.start_offset_s,
+        frames_decoded=-1)
 
 
 def _cache_path(cache_dir: Path, sha: str, params: dict) -> Path:
     key = hashlib.sha256(json.dumps({"sha256": sha, "v": _CACHE_VERSION, **params}, sort_keys=True).encode())
     return cache_dir / key.hexdigest()[:2] / f"{key.hexdigest()}.npz"
+
+
+_CACHED_FIELDS = ("spatial_indices", "temporal_indices", "spatial_times", "temporal_times", "decoder", "num_frames",
+                  "duration_s", "rotation", "mirrored", "start_offset_s", "frames_decoded")
 
 
 def _cache_load(path: Path) -> SampledFrames | None:
@@ -341,13 +551,12 @@ def _cache_load(path: Path) -> SampledFrames | None:
             meta = json.loads(str(z["meta"]))
             return SampledFrames(spatial=torch.from_numpy(z["spatial"].copy()),
                                  temporal=torch.from_numpy(z["temporal"].copy()), **meta)
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, TypeError):
         return None  # a damaged cache entry is recomputed, never trusted
 
 
 def _cache_store(path: Path, frames: SampledFrames) -> None:
-    meta = {k: getattr(frames, k) for k in ("spatial_indices", "temporal_indices", "spatial_times", "temporal_times",
-                                             "decoder", "num_frames", "duration_s", "frames_decoded")}
+    meta = {k: getattr(frames, k) for k in _CACHED_FIELDS}
     buffer = io.BytesIO()
     np.savez(buffer, spatial=frames.spatial.numpy(), temporal=frames.temporal.numpy(), meta=np.array(json.dumps(meta)))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -356,13 +565,14 @@ def _cache_store(path: Path, frames: SampledFrames) -> None:
     os.replace(tmp.name, path)
 
 
-def sample_frames(path: str | os.PathLike, *, spatial: int = 8, temporal: int = 32,
+def sample_frames(video: VideoSource, *, spatial: int = 8, temporal: int = 32,
                   size: tuple[int, int] | None = None, mode: str = "exact", temporal_fps: float | None = None,
                   backend: str = "pyav", threads: int = 2, cache_dir: str | os.PathLike | None = None,
                   video_sha256: str | None = None) -> SampledFrames:
-    """Sample `spatial` segment-centre frames and the temporal frames of one video with one decode (see module doc).
+    """Sample `spatial` and the temporal frames at segment centres in time, with one decode (see module doc).
 
-    size: (h, w) to resize to, or None for the native size. mode: "exact" (default) or "fast" (keyframe-snapped).
+    video: a local path or the file's bytes. size: (h, w) after orientation, or None for the native display size.
+    mode: "exact" (default) or "fast" (keyframe-snapped).
     Raises VideoDecodeError(path, reason) for a missing, empty, truncated or undecodable file.
     """
     if mode not in ("exact", "fast"):
@@ -371,32 +581,36 @@ def sample_frames(path: str | os.PathLike, *, spatial: int = 8, temporal: int = 
         raise ValueError(f"backend must be 'pyav' or 'torchcodec', not {backend!r}")
     if backend == "torchcodec" and mode == "fast":
         raise ValueError("mode='fast' is implemented by the pyav backend only")
-    path = Path(path)
+    source = _Source(video)
     size = tuple(size) if size is not None else None
     cache_file = None
     if cache_dir is not None:
-        if not path.exists():
-            raise VideoDecodeError(path, "missing file")
+        source.check()
         params = {"spatial": spatial, "temporal": temporal, "size": size, "mode": mode, "temporal_fps": temporal_fps,
                   "backend": backend}
-        cache_file = _cache_path(Path(cache_dir), video_sha256 or _sha256(path), params)
+        cache_file = _cache_path(Path(cache_dir), video_sha256 or source.sha256(), params)
         if cache_file.exists() and (cached := _cache_load(cache_file)) is not None:
             return cached
 
-    def targets(n: int, duration: float) -> tuple[list[int], list[int]]:
-        return segment_centres(n, spatial), segment_centres(n, temporal_count(n, duration, temporal, temporal_fps))
+    def targets(index: _Index) -> tuple[list[int], list[int]]:
+        n = len(index.pts_sorted)
+        return index.centre_frames(spatial), index.centre_frames(temporal_count(n, index.duration_s, temporal,
+                                                                                temporal_fps))
 
     if backend == "torchcodec":
-        result = _sample_torchcodec(path, targets, size, threads)
+        result = _sample_torchcodec(source, targets, size, threads)
     else:
-        index, spatial_idx, temporal_idx, frames, decoded = _decode_pyav(path, targets, size, threads, mode)
-        spatial_arrays, spatial_times = frames(spatial_idx)
-        temporal_arrays, temporal_times = frames(temporal_idx)
+        decoded = _decode_pyav(source, targets, size, threads, mode)
+        spatial_arrays, spatial_times = decoded.pick(decoded.spatial_indices)
+        temporal_arrays, temporal_times = decoded.pick(decoded.temporal_indices)
+        index = decoded.index
         result = SampledFrames(
             spatial=_stack(spatial_arrays, size), temporal=_stack(temporal_arrays, size),
-            spatial_indices=spatial_idx, temporal_indices=temporal_idx, spatial_times=spatial_times,
-            temporal_times=temporal_times, decoder=f"pyav-{mode}", num_frames=len(index.pts_sorted),
-            duration_s=index.duration_s, frames_decoded=decoded)
+            spatial_indices=decoded.spatial_indices, temporal_indices=decoded.temporal_indices,
+            spatial_times=spatial_times, temporal_times=temporal_times, decoder=f"pyav-{mode}",
+            num_frames=len(index.pts_sorted), duration_s=index.duration_s, rotation=decoded.orientation.rotation,
+            mirrored=decoded.orientation.mirrored, start_offset_s=index.start_offset_s,
+            frames_decoded=decoded.frames_decoded)
     if cache_file is not None:
         _cache_store(cache_file, result)
     return result
@@ -407,7 +621,7 @@ class FramePolicy:
     """What a model is shown of a video; part of every evaluation sample's frames fingerprint.
 
     Args:
-        spatial (`int`, defaults to 8): segment-centre frames for the spatial branch.
+        spatial (`int`, defaults to 8): frames at segment centres (in time) for the spatial branch.
         temporal (`int`, defaults to 32): frames for the temporal branch.
         size (`tuple[int, int]`, *optional*): (height, width) the decoder resizes to; `None` keeps the native size.
         mode (`str`, defaults to `"exact"`): `"exact"` or `"fast"` (keyframe-snapped), see `sample_frames`.
@@ -434,27 +648,41 @@ class FramePolicy:
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "size": list(self.size) if self.size else None}
 
-    def sample(self, path: str | os.PathLike, threads: int = 1, **options) -> SampledFrames:
+    def sample(self, video: VideoSource, threads: int = 1, **options) -> SampledFrames:
         """`sample_frames` under this policy; `options` pass through (backend, cache_dir, ...)."""
-        return sample_frames(path, spatial=self.spatial, temporal=self.temporal, size=self.size, mode=self.mode,
+        return sample_frames(video, spatial=self.spatial, temporal=self.temporal, size=self.size, mode=self.mode,
                              threads=threads, **options)
 
 
 @dataclass
 class VideoInfo:
-    width: int
+    width: int  # display size: after the display matrix's rotation, as the sampler returns frames
     height: int
     num_frames: int
     duration_s: float
+    rotation: int = 0
+    mirrored: bool = False
+    start_offset_s: float = 0.0
+    variable_frame_rate: bool = False
+    container: str = ""  # FFmpeg's demuxer name, found from the content (not the file extension)
+    codec: str = ""
+
+    @property
+    def fps(self) -> float | None:
+        return self.num_frames / self.duration_s if self.duration_s > 0 else None
 
 
-def probe(path: str | os.PathLike) -> VideoInfo:
-    """Open and index a video without decoding a picture; VideoDecodeError(path, reason) when it is not a video."""
-    path = Path(path)
-    container = _open(path)
-    try:
-        index = _build_index(container, path)
-        context = container.streams.video[0].codec_context
-        return VideoInfo(context.width, context.height, len(index.pts_sorted), index.duration_s)
-    finally:
-        container.close()
+def probe(video: VideoSource, *, check_tail: bool = False) -> VideoInfo:
+    """Open and index a video and decode its first frame (for the display matrix); with `check_tail`, also its last
+    frame, so a file whose end does not decode is caught. VideoDecodeError(path, reason, kind) when it is not a video.
+    """
+    def first_and_last(index: _Index) -> tuple[list[int], list[int]]:
+        return [0], [len(index.pts_sorted) - 1] if check_tail else []
+
+    decoded = _decode_pyav(_Source(video), first_and_last, (16, 16), 1, "exact")
+    index, orientation = decoded.index, decoded.orientation
+    width, height = decoded.width, decoded.height
+    if orientation.swaps_sides:
+        width, height = height, width
+    return VideoInfo(width, height, len(index.pts_sorted), index.duration_s, orientation.rotation, orientation.mirrored,
+                     index.start_offset_s, index.variable_frame_rate, decoded.container_format, decoded.codec)

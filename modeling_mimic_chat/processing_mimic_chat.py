@@ -14,7 +14,10 @@ class MimicChatProcessor(ProcessorMixin):
     `text` is a string or a list of strings (chat-templated or plain). Each text that comes with a video holds exactly one
     `<|video_pad|>` placeholder (the chat template renders a `{"type": "video"}` item as one); it becomes
     `[VID]` + `<|video_pad|>` x `num_video_tokens` + `[SEP]`. `videos` is None (text-only batch) or a list with one video
-    per text. Padding follows `padding_side` (default: the tokenizer's, left for `build_tokenizer`).
+    per text: a local file path or its bytes (decoded with the project's sampler), pre-sampled frames or a decoded
+    clip (see [`MimicChatVideoProcessor`]); `apply_chat_template(..., tokenize=True)` with a
+    `{"type": "video", "path": ...}` item passes the path through. Padding follows `padding_side` (default: the
+    tokenizer's, left for `build_tokenizer`).
 
     Args:
         video_processor ([`MimicChatVideoProcessor`], *optional*):
@@ -100,6 +103,8 @@ class MimicChatProcessor(ProcessorMixin):
         texts = [text] if isinstance(text, str) else list(text)
         if videos is not None and not isinstance(videos, (list, tuple)):
             videos = [videos]
+        if videos is not None:  # apply_chat_template nests them per conversation: [[video], [video], ...]
+            videos = [_one_video(video, index) for index, video in enumerate(videos)]
         if videos is not None and len(videos) != len(texts):
             raise ValueError(f"got {len(texts)} texts but {len(videos)} videos; pass one video per text or None")
         for index, sample in enumerate(texts):
@@ -126,6 +131,14 @@ class MimicChatProcessor(ProcessorMixin):
     @property
     def model_input_names(self):
         return ["input_ids", "attention_mask", "pixel_values_spatial", "pixel_values_videos"]
+
+
+def _one_video(video, index: int):
+    if not isinstance(video, (list, tuple)):
+        return video
+    if len(video) != 1:
+        raise ValueError(f"text {index} comes with {len(video)} videos; MIMIC-Chat takes one video per text")
+    return video[0]
 
 
 __all__ = ["MimicChatProcessor"]

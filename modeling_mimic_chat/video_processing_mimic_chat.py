@@ -1,8 +1,10 @@
 """MIMIC-Chat video processor: 8 spatial + T temporal frames, resized and normalised for the TimeSformer tower.
 
-Remote code: imports only torch/numpy/transformers and its sibling files; the frame-index rule is the one in
-`frames_mimic_chat.py`, the sampler the rest of the project uses too.
+Remote code: imports only torch/numpy/transformers and its sibling files; videos given as files are decoded by
+`frames_mimic_chat.py`, the sampler the rest of the project uses too (same frames, same orientation).
 """
+
+import os
 
 import numpy as np
 import torch
@@ -12,7 +14,7 @@ from transformers.image_utils import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 from transformers.processing_utils import VideosKwargs
 from transformers.video_processing_utils import BaseVideoProcessor
 
-from .frames_mimic_chat import segment_centres
+from .frames_mimic_chat import VideoDecodeError, sample_frames, segment_centres
 
 
 class MimicChatVideosKwargs(VideosKwargs, total=False):
@@ -24,9 +26,11 @@ class MimicChatVideoProcessor(BaseVideoProcessor):
     r"""
     Turns each video into `pixel_values_spatial` (B, 8, 3, H, W) and `pixel_values_videos` (B, T, 3, H, W).
 
-    A video is either pre-sampled frames `{"spatial": uint8 [8,H,W,3], "temporal": uint8 [T,H,W,3]}` (numpy or torch),
-    as the project's sampler yields, or a full uint8 clip [n,H,W,3] from which both frame sets are picked with
-    `frames_mimic_chat.segment_centres`. Frames are resized (bilinear, antialiased) to `size`, scaled to [0, 1] and normalised.
+    A video is a local file (path, `file://` path, or the file's bytes), decoded with `frames_mimic_chat.sample_frames`
+    (segment centres in time, display orientation, resized in the decoder to `size`); pre-sampled frames
+    `{"spatial": uint8 [8,H,W,3], "temporal": uint8 [T,H,W,3]}` (numpy or torch), as the project's sampler yields; or
+    a full uint8 clip [n,H,W,3] from which both frame sets are picked with `frames_mimic_chat.segment_centres`.
+    Frames are resized (bilinear, antialiased) to `size` unless already there, scaled to [0, 1] and normalised.
 
     Args:
         size (`dict[str, int]`, *optional*, defaults to `{"height": 224, "width": 224}`):
@@ -91,7 +95,7 @@ class MimicChatVideoProcessor(BaseVideoProcessor):
         # Extra kwargs (return_tensors, device, ...) are accepted: the processor and transformers pass them along.
         spatial_k = kwargs.get("spatial_num_frames") or self.spatial_num_frames
         temporal_k = kwargs.get("temporal_num_frames") or self.temporal_num_frames
-        if isinstance(videos, dict) or _is_frame_array(videos):
+        if isinstance(videos, (dict, str, bytes, os.PathLike)) or _is_frame_array(videos):
             videos = [videos]
         spatial, temporal = [], []
         for index, video in enumerate(videos):
@@ -104,6 +108,13 @@ class MimicChatVideoProcessor(BaseVideoProcessor):
         )
 
     def _split_frames(self, video, index: int, spatial_k: int, temporal_k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if isinstance(video, (str, bytes, os.PathLike)):
+            size = (self.size["height"], self.size["width"]) if self.do_resize else None
+            try:
+                sampled = sample_frames(video, spatial=spatial_k, temporal=temporal_k, size=size, threads=1)
+            except VideoDecodeError as err:
+                raise ValueError(f"video {index}: cannot sample {err.path}: {err.reason}") from err
+            return sampled.spatial, sampled.temporal
         if isinstance(video, dict):
             missing = {"spatial", "temporal"} - set(video)
             if missing:

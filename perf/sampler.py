@@ -11,8 +11,9 @@ PyAV decode-everything (must be identical) and with torchcodec exact seeking (me
 
     .venv/bin/python perf/sampler.py --out runs/bench [--repeats 2] [--kinds tiktok yt]
 
-decord is measured when it imports here or in `.cache/decord-venv` (python -m venv .cache/decord-venv &&
-.cache/decord-venv/bin/pip install decord): decord 0.6.0 wheels are from 2021 and it is not a project dependency.
+decord is measured when it imports here or in `.cache/decord-venv`; when it does not, the bench makes that venv
+itself (`python -m venv` + `pip install decord numpy`, from PyPI) so a fresh clone compares against every anchor;
+`--no-install-anchors` skips that. decord 0.6.0 wheels are from 2021 and it is not a project dependency.
 """
 
 from __future__ import annotations
@@ -156,6 +157,20 @@ def _decord_python() -> str | None:
     return None
 
 
+def _install_decord() -> str | None:
+    """decord in its own venv (it does not sit beside torchcodec's stack cleanly); None, with the reason on stderr, when
+    PyPI is unreachable or no wheel fits this platform."""
+    venv = DECORD_PYTHON.parent.parent
+    steps = [[sys.executable, "-m", "venv", str(venv)], [str(DECORD_PYTHON), "-m", "pip", "install", "-q", "decord",
+                                                          "numpy"]]
+    for step in steps:
+        done = subprocess.run(step, capture_output=True, text=True)
+        if done.returncode:
+            print(f"decord unavailable: {' '.join(step[-3:])} failed: {done.stderr.strip()[-300:]}", file=sys.stderr)
+            return None
+    return _decord_python()
+
+
 def _spawn(name: str, clip: Path, threads: int, repeats: int, warmup: int = 1) -> subprocess.Popen:
     if name.startswith("decord"):
         python = _decord_python()  # its worker warms up once, like the others
@@ -259,6 +274,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--kinds", nargs="+", default=["tiktok", "yt"])
     parser.add_argument("--throughput-videos", type=int, default=2, help="videos per process in the throughput run")
+    parser.add_argument("--no-install-anchors", action="store_true", help="do not install decord when it is missing")
     parser.add_argument("--worker")
     parser.add_argument("--clip")
     parser.add_argument("--threads", type=int, default=2)
@@ -277,7 +293,7 @@ def main() -> None:
     from mimic_data.io import atomic_write_json
 
     clips = build_corpus(args.corpus, per_kind=1)
-    have_decord = _decord_python() is not None
+    have_decord = _decord_python() is not None or (not args.no_install_anchors and _install_decord() is not None)
     results = {"machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                            "load_average_before": os.getloadavg()},
                "decord": "measured" if have_decord else "not importable here or in .cache/decord-venv",

@@ -45,7 +45,18 @@ def _comments_markdown(comments: list[str]) -> str:
 
 
 def _platform_for(check) -> str:
-    return "tiktok" if check.height > check.width else "youtube"  # the synthetic platforms: vertical vs landscape
+    """The synthetic platforms: vertical vs landscape, as the video is displayed (rotation applied)."""
+    return "tiktok" if check.height > check.width else "youtube"
+
+
+def _frames_status(check, frames) -> str:
+    """What the model saw, in words: frame counts, and how many differ when a short clip repeats frames."""
+    counts = f"{len(frames.spatial)} spatial + {len(frames.temporal)} temporal frames"
+    shortfall = frames.shortfall()
+    if shortfall:
+        counts += f" (a short clip: {shortfall})"
+    rotated = f", rotated {check.rotation}°" if check.rotation else ""
+    return f"{check.duration_s:.1f} s video{rotated}, {counts}"
 
 
 def build_demo(engine: CommentEngine, data: SpaceData | None) -> gr.Blocks:
@@ -64,8 +75,7 @@ def build_demo(engine: CommentEngine, data: SpaceData | None) -> gr.Blocks:
             return f"⚠️ {GENERIC_ERROR}", [], ""
         strip = [(frame.numpy(), f"t = {t:.1f} s") for frame, t in zip(frames.spatial, frames.spatial_times, strict=True)]
         status = (f"Seed **{int(seed)}** · {len(comments)} comments as a {platform} viewer · temperature "
-                  f"{temperature:g}, top-p {top_p:g} · {check.duration_s:.1f} s video, {len(strip)} spatial + "
-                  f"{len(frames.temporal)} temporal frames")
+                  f"{temperature:g}, top-p {top_p:g} · {_frames_status(check, frames)}")
         return status, strip, _comments_markdown(comments)
 
     def new_round(session: dict | None):

@@ -35,13 +35,14 @@ class UserFacingError(Exception):
 @dataclass
 class VideoCheck:
     duration_s: float
-    width: int
+    width: int  # as displayed: the display matrix's rotation is applied (a phone's portrait video is portrait)
     height: int
+    rotation: int = 0
 
 
 def check_video(path: str | os.PathLike | None, max_mb: float = MAX_UPLOAD_MB,
                 max_duration_s: float = MAX_DURATION_S) -> VideoCheck:
-    """Size cap, then the sampler's probe (open + index, no decoding); UserFacingError for what we refuse."""
+    """Size cap, then the sampler's probe (open + index + first frame); UserFacingError for what we refuse."""
     if not path:
         raise UserFacingError("Please upload a video or pick one of the examples first.")
     path = Path(path)
@@ -53,14 +54,14 @@ def check_video(path: str | os.PathLike | None, max_mb: float = MAX_UPLOAD_MB,
     try:
         info = frames.probe(path)
     except frames.VideoDecodeError as err:
-        if err.reason == "no video stream":
+        if err.kind == "audio_only":
             raise UserFacingError("This file has no picture. Please upload a video (mp4, webm, mov).") from None
         raise UserFacingError("This file is not a readable video (corrupt, truncated or not a video). "
                               "Please upload an mp4, webm or mov file.") from None
     if info.duration_s > max_duration_s:
         raise UserFacingError(f"This video is {info.duration_s:.0f} s long; the Space accepts videos up to "
                               f"{max_duration_s:.0f} s.")
-    return VideoCheck(duration_s=info.duration_s, width=info.width, height=info.height)
+    return VideoCheck(duration_s=info.duration_s, width=info.width, height=info.height, rotation=info.rotation)
 
 
 @contextlib.contextmanager
@@ -98,7 +99,7 @@ class CommentEngine:
         return self._loaded
 
     def sample(self, video_path: str | os.PathLike):
-        """The frames MIMIC-Chat sees (its frame policy at native size; the processor resizes)."""
+        """The frames MIMIC-Chat sees (its frame policy at native size, upright; the processor resizes)."""
         model, _ = self.load()
         policy = dataclasses.replace(frames.FramePolicy.from_config(model.config), size=None)
         try:

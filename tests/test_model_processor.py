@@ -103,8 +103,10 @@ def test_tokenizer_is_deterministic_with_fixed_special_ids():
 def test_config_rejects_frame_counts_timesformer_cannot_take():
     with pytest.raises(Exception, match="multiple of spatial_num_frames"):
         MimicChatConfig.from_preset("tiny", temporal_num_frames=12)
-    with pytest.raises(Exception, match="must equal spatial_num_frames"):
-        MimicChatConfig.from_preset("tiny", vision_config={"num_frames": 4})
+    with pytest.raises(Exception, match="multiple of vision_config.num_frames"):
+        MimicChatConfig.from_preset("tiny", vision_config={"num_frames": 3})
+    with pytest.raises(Exception, match="vision tower 'vit' is not supported"):
+        MimicChatConfig(vision_config={"model_type": "vit"})
     with pytest.raises(Exception, match="fusion_mode"):
         MimicChatConfig.from_preset("tiny", fusion_mode="concat")
 
@@ -143,3 +145,29 @@ def test_tiny_preset_starts_its_lm_at_width_scaled_std_its_projectors_at_torch_i
     tower_qkv = inner.vision_tower.encoder.layer[0].attention.attention.qkv.weight
     assert abs(tower_qkv.std().item() - 0.02) < 0.002
     assert model.config.text_config.num_attention_heads == 8
+
+
+def test_processor_takes_video_files_and_bytes_like_transformers_video_processors(tokenizer, tmp_path):
+    from mimic_data.render import write_mp4
+    from modeling_mimic_chat.frames_mimic_chat import sample_frames
+
+    model = tiny_model(tokenizer)
+    processor = tiny_processor(model, tokenizer)
+    path = write_mp4(random_clip(3, frames=30, height=48, width=64), tmp_path / "clip.mp4", fps=10)
+    side = model.config.vision_config.image_size
+    sampled = sample_frames(path, spatial=8, temporal=16, size=(side, side), threads=1)
+    expected = processor.video_processor([{"spatial": sampled.spatial, "temporal": sampled.temporal}])
+    prompt = video_prompt(processor, "What happens?")
+    for video in (path, str(path), f"file://{path}", path.read_bytes()):
+        batch = processor(text=[prompt], videos=[video])
+        torch.testing.assert_close(batch["pixel_values_videos"], expected["pixel_values_videos"])
+        torch.testing.assert_close(batch["pixel_values_spatial"], expected["pixel_values_spatial"])
+    messages = [{"role": "user", "content": [{"type": "video", "path": str(path)},
+                                             {"type": "text", "text": "What happens?"}]}]
+    templated = processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=True, return_dict=True)
+    torch.testing.assert_close(templated["pixel_values_videos"], expected["pixel_values_videos"])
+    assert int((templated["input_ids"] == model.config.video_token_id).sum()) == model.config.num_video_tokens
+    with pytest.raises(ValueError, match=r"video 0: cannot sample .*missing\.mp4: missing file"):
+        processor(text=[prompt], videos=[tmp_path / "missing.mp4"])
+    with pytest.raises(ValueError, match="text 0 comes with 2 videos"):
+        processor(text=[prompt], videos=[[path, path]])

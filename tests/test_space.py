@@ -1,6 +1,8 @@
 """The Space's logic without a browser: upload checks, the game's secrecy and scoring, and seeded generation with a
 TINY RANDOM MIMIC-Chat (random weights: only determinism and counts are meaningful)."""
 
+from pathlib import Path
+
 import pytest
 from release_fixtures import make_space_inputs
 
@@ -72,3 +74,39 @@ def test_a_dealt_round_hides_sources_until_the_reveal_scores_the_guess(space_inp
     _, wrong = game.reveal(secret, public["texts"], [i for i in (1, 2, 3) if i not in ai_positions])
     assert wrong == 0
     assert game.load_space_data(data_dir / "missing") is None
+
+
+def _rotated_clip(path, frames: int):
+    """A landscape-stored 64x48 H.264 clip whose display matrix says 90° (a phone held upright)."""
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=8)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.set_display_rotation(90)
+        for k in range(frames):
+            array = np.full((48, 64, 3), 10 * k, dtype=np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(array, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+def test_a_rotated_phone_video_is_portrait_and_a_short_clip_is_said_so(space_inputs, tmp_path, monkeypatch):
+    model_dir, _ = space_inputs
+    monkeypatch.syspath_prepend(str(Path(engine_module.__file__).parent))  # app.py imports its siblings as the Space does
+    import app
+
+    clip = _rotated_clip(tmp_path / "phone.mp4", frames=24)
+    check = engine_module.check_video(clip)
+    assert (check.width, check.height, check.rotation) == (48, 64, 90)
+    assert app._platform_for(check) == "tiktok"  # vertical as displayed, though stored landscape
+    engine = engine_module.CommentEngine(str(model_dir), threads=1)
+    frames = engine.sample(clip)
+    assert tuple(frames.spatial.shape[1:]) == (64, 48, 3) and frames.rotation == 90
+    assert app._frames_status(check, frames) == "3.0 s video, rotated 90°, 8 spatial + 16 temporal frames"
+    short = _rotated_clip(tmp_path / "short.mp4", frames=3)
+    status = app._frames_status(engine_module.check_video(short), engine.sample(short))
+    assert "a short clip: only 3 distinct frames for 8 spatial + 16 temporal" in status

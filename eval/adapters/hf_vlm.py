@@ -57,11 +57,26 @@ class HFVideoAdapter(LocalModelAnswers, Adapter):
                 "class": type(self.model).__name__, "weights": weights, "scoring": self.scoring,
                 "num_frames": self.num_frames}
 
-    def video_input(self, video: dict[str, torch.Tensor]) -> Any:
+    def video_input(self, video: dict[str, Any]) -> Any:
         return video["temporal"]
 
+    def video_metadata(self, video: dict[str, Any]) -> dict[str, Any] | None:
+        """Where the temporal frames sit in time, as transformers' `VideoMetadata` fields: processors that place frames
+        in time (Qwen2.5-VL's `second_per_grid_ts`, Qwen3-VL's and SmolVLM's timestamps, all `frames_indices / fps`)
+        otherwise assume 24 fps. `fps` is the clip's mean rate, so on a constant-frame-rate clip the indices are the
+        real ones; on a variable-frame-rate clip they are the sampler's times on that mean grid (within half a frame).
+        None when the frames carry no times."""
+        times = video.get("times")
+        if times is None or times["duration_s"] <= 0:
+            return None
+        fps = times["num_frames"] / times["duration_s"]
+        height, width = video["temporal"].shape[1:3]
+        return {"total_num_frames": times["num_frames"], "fps": fps, "duration": times["duration_s"],
+                "width": int(width), "height": int(height),
+                "frames_indices": [round(t * fps) for t in times["temporal"]]}
+
     def _batch(self, requests: list[McqRequest]):
-        texts, videos = [], []
+        texts, videos, metadata = [], [], []
         for request in requests:
             content = ([{"type": "video"}] if request.video is not None else []) + [
                 {"type": "text", "text": request.prompt}]
@@ -69,10 +84,13 @@ class HFVideoAdapter(LocalModelAnswers, Adapter):
             texts.append(self.processor.apply_chat_template(messages, add_generation_prompt=True, tokenize=False))
             if request.video is not None:
                 videos.append(self.video_input(request.video))
+                metadata.append(self.video_metadata(request.video))
         if videos and len(videos) != len(texts):
             raise ValueError("a batch mixes requests with and without video; group them by condition")
-        batch = self.processor(text=texts, videos=videos or None, return_tensors="pt", padding=True,
-                               **self.processor_kwargs(bool(videos)))
+        kwargs = self.processor_kwargs(bool(videos))
+        if videos and all(meta is not None for meta in metadata):
+            kwargs["video_metadata"] = metadata
+        batch = self.processor(text=texts, videos=videos or None, return_tensors="pt", padding=True, **kwargs)
         return batch.to(self.model.device)
 
     def processor_kwargs(self, with_video: bool) -> dict[str, Any]:
@@ -95,8 +113,11 @@ class MimicChatAdapter(HFVideoAdapter):
     def identity(self) -> dict[str, Any]:
         return {**super().identity(), "num_frames": None}
 
-    def video_input(self, video: dict[str, torch.Tensor]) -> Any:
+    def video_input(self, video: dict[str, Any]) -> Any:
         return {"spatial": video["spatial"], "temporal": video["temporal"]}
+
+    def video_metadata(self, video: dict[str, Any]) -> None:
+        return None  # MIMIC-Chat's tower takes frames without times
 
     def processor_kwargs(self, with_video: bool) -> dict[str, Any]:
         return {}

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -15,14 +16,21 @@ from modeling_mimic_chat.frames_mimic_chat import FramePolicy, VideoDecodeError
 CONDITIONS = ("video", "blind", "single_frame", "blank")
 
 
+PIXELS = ("spatial", "temporal")  # the frame tensors of a frames dict; "times" holds their metadata
+
+
 @dataclass
 class DecodedVideo:
     video_id: str
-    frames: dict[str, torch.Tensor] | None  # {"spatial": [S,h,w,3], "temporal": [T,h,w,3]} uint8, None on failure
+    # {"spatial": [S,h,w,3], "temporal": [T,h,w,3]} uint8, "times": {"spatial": [s], "temporal": [s], "duration_s",
+    # "num_frames"} (seconds from the first frame, for processors that place frames in time); None on failure
+    frames: dict[str, Any] | None
     error: str | None
     decode_ms: float
     decoder: str | None = None
     indices: dict[str, list[int]] | None = None
+    distinct_frames: int | None = None  # different frames of the video among them (a short clip repeats frames)
+    frame_note: str | None = None  # the sampler's words when frames repeat, else None
 
 
 def decode_one(video_id: str, path: Path | None, policy: FramePolicy, threads: int = 1) -> DecodedVideo:
@@ -34,9 +42,12 @@ def decode_one(video_id: str, path: Path | None, policy: FramePolicy, threads: i
     except VideoDecodeError as error:
         reason = "missing_video" if not Path(path).exists() else "corrupt_video"
         return DecodedVideo(video_id, None, f"{reason}: {error}", (time.perf_counter() - start) * 1000)
-    frames = {"spatial": sampled.spatial, "temporal": sampled.temporal}
+    times = {"spatial": sampled.spatial_times, "temporal": sampled.temporal_times, "duration_s": sampled.duration_s,
+             "num_frames": sampled.num_frames}
+    frames = {"spatial": sampled.spatial, "temporal": sampled.temporal, "times": times}
     indices = {"spatial": list(map(int, sampled.spatial_indices)), "temporal": list(map(int, sampled.temporal_indices))}
-    return DecodedVideo(video_id, frames, None, (time.perf_counter() - start) * 1000, sampled.decoder, indices)
+    return DecodedVideo(video_id, frames, None, (time.perf_counter() - start) * 1000, sampled.decoder, indices,
+                        sampled.distinct_frames, sampled.shortfall())
 
 
 def prefetch(jobs: Iterable[tuple[str, Path | None, bool]], policy: FramePolicy | None, workers: int = 1,
@@ -67,8 +78,9 @@ def _done(value: DecodedVideo) -> Future:
     return future
 
 
-def condition_frames(frames: dict[str, torch.Tensor] | None, condition: str) -> dict[str, torch.Tensor] | None:
-    """The frames a model sees under a condition: blind -> none, blank -> zeros, single_frame -> middle frame x N."""
+def condition_frames(frames: dict[str, Any] | None, condition: str) -> dict[str, Any] | None:
+    """The frames a model sees under a condition: blind -> none, blank -> zeros, single_frame -> middle frame x N
+    (its time too). Times, where present, stay with the frames they describe."""
     if condition not in CONDITIONS:
         raise ValueError(f"unknown condition {condition!r}; choose from {', '.join(CONDITIONS)}")
     if condition == "blind" or frames is None:
@@ -76,6 +88,11 @@ def condition_frames(frames: dict[str, torch.Tensor] | None, condition: str) -> 
     if condition == "video":
         return frames
     if condition == "blank":
-        return {name: torch.zeros_like(value) for name, value in frames.items()}
-    middle = frames["temporal"][frames["temporal"].shape[0] // 2]
-    return {name: middle.unsqueeze(0).expand_as(value).contiguous() for name, value in frames.items()}
+        return {name: torch.zeros_like(value) if name in PIXELS else value for name, value in frames.items()}
+    middle_row = frames["temporal"].shape[0] // 2
+    middle = frames["temporal"][middle_row]
+    single = {name: middle.unsqueeze(0).expand_as(frames[name]).contiguous() for name in PIXELS}
+    if "times" in frames:
+        middle_time = frames["times"]["temporal"][middle_row]
+        single["times"] = {**frames["times"], **{name: [middle_time] * len(frames["times"][name]) for name in PIXELS}}
+    return single

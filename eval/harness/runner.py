@@ -116,7 +116,7 @@ def infer(adapter: Adapter, bench_dir: Path, todo: list[PlannedSample], log: Jso
         if decoded.frames is not None:
             stats["videos_decoded"] += 1
             stats["decode_ms"] += decoded.decode_ms
-            stats["frames_decoded"] += sum(int(v.shape[0]) for v in decoded.frames.values())
+            stats["frames_decoded"] += sum(int(decoded.frames[name].shape[0]) for name in ("spatial", "temporal"))
         stats["failed_videos"] += decoded.error is not None
         samples = by_video[decoded.video_id]
         for condition in options.conditions:
@@ -150,7 +150,9 @@ def infer(adapter: Adapter, bench_dir: Path, todo: list[PlannedSample], log: Jso
                     rows.append({**row, "status": "ok", "response": answer.response, "letter": answer.letter,
                                  "letter_scores": answer.letter_scores, "model_ms": round(model_ms / len(batch), 2),
                                  "decode_ms": round(decoded.decode_ms, 2), "decoder": decoded.decoder,
-                                 "frame_indices": decoded.indices if frames is not None else None})
+                                 "frame_indices": decoded.indices if frames is not None else None,
+                                 "distinct_frames": decoded.distinct_frames if frames is not None else None,
+                                 "frame_note": decoded.frame_note if frames is not None else None})
                 log.extend(rows)
     wall = time.perf_counter() - started
     stats["wall_s"] = round(wall, 3)
