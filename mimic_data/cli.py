@@ -1,8 +1,64 @@
-"""`mimic data …`: synthesise, render, select and release MIMIC-Data."""
+"""`mimic data …`: synthesise, render, crawl, select and release MIMIC-Data; the argument types and the one-line
+error wrapper that `mimic data …` and `mimic hydrate …` share."""
 
 from __future__ import annotations
 
+import argparse
+import datetime as dt
+import functools
+from collections.abc import Callable
 from pathlib import Path
+
+
+def one_line_errors(command: str, handler: Callable[[argparse.Namespace], int | None]):
+    """The handler, with a user's mistake (a missing or wrong folder or file, a bad value) ending as one line on stderr
+    and exit status 1 instead of a traceback."""
+
+    @functools.wraps(handler)
+    def run(args: argparse.Namespace) -> int | None:
+        try:
+            return handler(args)
+        except (OSError, ValueError) as exc:
+            raise SystemExit(f"{command}: {exc}") from None
+
+    return run
+
+
+def non_negative_int(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected an integer >= 0")
+    return value
+
+
+def non_negative_float(text: str) -> float:
+    value = float(text)
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite number >= 0")
+    return value
+
+
+def iso_date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected YYYY-MM-DD") from exc
+
+
+def existing_folder(text: str) -> Path:
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text!r}: no such folder")
+    return path
+
+
+def _read_table(path: Path):
+    """A parquet table, or a FileNotFoundError that says which file is missing (pyarrow's names only the path)."""
+    import pyarrow.parquet as pq
+
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    return pq.read_table(path)
 
 
 def _synth(args) -> None:
@@ -13,12 +69,10 @@ def _synth(args) -> None:
 
 
 def _render(args) -> None:
-    import pyarrow.parquet as pq
-
     from .synth import render
 
     if args.split:
-        splits = pq.read_table(Path(args.world) / "splits.parquet").to_pylist()
+        splits = _read_table(Path(args.world) / "splits.parquet").to_pylist()
         ids = [r["video_id"] for r in splits if r["split"] in args.split]
         if args.limit:
             ids = ids[: args.limit]
@@ -29,12 +83,10 @@ def _render(args) -> None:
 
 
 def _select(args) -> None:
-    import pyarrow.parquet as pq
-
     from .io import write_parquet
     from .select import SelectionConfig, check_no_overlap, select_splits
 
-    records = pq.read_table(Path(args.data) / "records.parquet")
+    records = _read_table(Path(args.data) / "records.parquet")
     cfg = SelectionConfig(bench_size=args.bench_size, top_tiers=(args.top2, args.top5), min_comments=args.min_comments)
     splits = select_splits(records, cfg)
     check_no_overlap(records, splits)
@@ -44,12 +96,10 @@ def _select(args) -> None:
 
 
 def _release(args) -> None:
-    import pyarrow.parquet as pq
-
     from .release import release
 
     data = Path(args.data)
-    release(pq.read_table(data / "records.parquet"), pq.read_table(data / "splits.parquet"), args.out,
+    release(_read_table(data / "records.parquet"), _read_table(data / "splits.parquet"), args.out,
             source=args.source)
     print(f"released MIMIC-Data to {args.out}")
 
@@ -66,7 +116,7 @@ def register(subparsers) -> None:
     p.add_argument("--n", type=int, required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True)
-    p.set_defaults(handler=_synth)
+    p.set_defaults(handler=one_line_errors("mimic data synth", _synth))
 
     p = sub.add_parser("render", help="render synthetic videos as H.264 mp4 (existing files are kept)")
     p.add_argument("--world", required=True, help="folder written by `mimic data synth`")
@@ -75,7 +125,7 @@ def register(subparsers) -> None:
     group.add_argument("--split", nargs="+", choices=("bench", "train", "excluded"), help="render these splits")
     p.add_argument("--limit", type=int, default=0, help="with --split: render at most this many (first by id)")
     p.add_argument("--out", required=True, help="root; videos go to videos/<platform>/<id[:2]>/<id>.mp4")
-    p.set_defaults(handler=_render)
+    p.set_defaults(handler=one_line_errors("mimic data render", _render))
 
     p = sub.add_parser("select", help="interaction score, top-2 %% / 5 %% bench selection, splits.parquet")
     p.add_argument("--data", required=True, help="folder with records.parquet")
@@ -83,10 +133,10 @@ def register(subparsers) -> None:
     p.add_argument("--top2", type=float, default=0.02)
     p.add_argument("--top5", type=float, default=0.05)
     p.add_argument("--min-comments", type=int, default=5)
-    p.set_defaults(handler=_select)
+    p.set_defaults(handler=one_line_errors("mimic data select", _select))
 
     p = sub.add_parser("release", help="write the Hub-ready MIMIC-Data folder (parquet configs + card, no videos)")
     p.add_argument("--data", required=True, help="folder with records.parquet and splits.parquet")
     p.add_argument("--out", required=True)
     p.add_argument("--source", default="synthetic world", help="provenance line for the card")
-    p.set_defaults(handler=_release)
+    p.set_defaults(handler=one_line_errors("mimic data release", _release))

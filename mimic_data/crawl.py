@@ -2,17 +2,27 @@
 
 One `extract_info(url, download=False)` per URL with `getcomments=True` and YouTube's `comment_sort=top` and
 `max_comments=<n>,all,0` (at most n comments, top-level only, no replies). Each record is normalised by
-`mimic_data.normalize` (see its docstring for the field mapping).
+`mimic_data.normalize` (see its docstring for the field mapping). `--from-info-json DIR` reads the `*.info.json` files
+that `yt-dlp --write-info-json --skip-download` wrote instead of fetching, with the same ledger (keyed by the file's
+absolute path), records and resume.
+
+No source can stop the crawl: whatever a fetch raises or an info dict contains ends as that source's one ledger row
+(ok, or a classified failure whose message names the source and the field).
 
 Files under `out_dir`:
 - `ledger.jsonl`: append-only, one row per attempt (url, attempt, status, transient, error_class, message, video_id,
-  time_utc, yt_dlp_version). Statuses come from `mimic_data.hydrate.ytdlp_errors`, plus `invalid_record` when the info
-  dict does not make a valid record (permanent).
-- `records.jsonl`: validated records, appended before their ledger row, so a kill never marks a URL done without
-  its record (a re-crawl may repeat a record; the last copy wins).
-- `records.parquet`: written by the final step (`finalize`, or `mimic data crawl --finalize`), sorted by video_id.
-Resume: a URL whose latest ledger row is ok or a permanent failure is skipped; transient failures are retried.
+  time_utc, yt_dlp_version); `url` is the .info.json path with `--from-info-json`. Statuses come from
+  `mimic_data.hydrate.ytdlp_errors`, plus `invalid_record` when the info dict (or file) does not make a valid record
+  (permanent), `io_error` when a file cannot be read (transient) and `not_a_video` for a playlist/channel .info.json
+  (permanent, not a failure). `video_id` is set only when it is a safe id.
+- `records.jsonl`: validated records plus their `source`, appended before their ledger row, so a kill never marks a
+  source done without its record (a re-crawl may repeat a record; the last copy wins).
+- `records.parquet`: written by the final step (`finalize`, or `mimic data crawl --finalize`) from the rows that pass
+  validation (the same bounds as the crawl), sorted by video_id; invalid rows and videos that came from several
+  sources are reported, not hidden.
+Resume: a source whose latest ledger row is ok or a permanent failure is skipped; transient failures are retried.
 A run stops early after `max_consecutive_blocks` bot checks / rate limits in a row, rather than burning the list.
+The command exits 1, with a summary line on stderr, when a source failed, the run stopped early or rows were invalid.
 
 Limits of the source (documented, not papered over):
 - TikTok: yt-dlp has no TikTok comment extraction, so TikTok records carry no comments.
@@ -27,6 +37,7 @@ import argparse
 import datetime as dt
 import json
 import logging
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -35,13 +46,17 @@ from typing import Any
 
 from mimic_data.hydrate.ytdlp_errors import BLOCK_STATUSES, YtDlpLogger, classify_ytdlp_error, is_settled, root_cause
 from mimic_data.io import JsonlLedger, write_parquet
-from mimic_data.normalize import normalize_info
-from mimic_data.schema import VideoRecord, records_to_table, validate_batch
+from mimic_data.normalize import normalize_info, platform_of
+from mimic_data.schema import RecordError, VideoRecord, check_video_id, records_to_table, validate_batch
 
 LEDGER_NAME = "ledger.jsonl"
 RECORDS_NAME = "records.jsonl"
 PARQUET_NAME = "records.parquet"
+INFO_JSON_GLOB = "*.info.json"
 _MAX_MESSAGE_CHARS = 2000
+_CONTAINER_TYPES = ("playlist", "multi_video")  # yt-dlp writes an .info.json for the playlist/channel itself too
+_NOT_FAILURES = frozenset({"ok", "not_a_video"})
+_EXAMPLES = 20  # invalid rows quoted in a summary (all are counted)
 
 log = logging.getLogger(__name__)
 
@@ -79,92 +94,194 @@ def _ytdlp_version() -> str:
 
 
 def latest_attempts(ledger_path: Path) -> dict[str, dict[str, Any]]:
-    """The latest ledger row per URL (rows are appended in time order)."""
-    return JsonlLedger(ledger_path).latest(key=lambda row: row.get("url"))
+    """The latest ledger row per source (URL or .info.json path; rows are appended in time order)."""
+    return JsonlLedger(ledger_path).latest(key=lambda row: row.get("url") if isinstance(row, dict) else None)
 
 
-def _record_json(record: VideoRecord) -> dict[str, Any]:
+def ledger_text(text: str) -> str:
+    """Text that a UTF-8 ledger can hold: a lone surrogate (an undecodable file name, a broken string) is escaped."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _record_json(record: VideoRecord, source: str) -> dict[str, Any]:
     row = record.to_row()
     row["upload_time"] = record.upload_time.isoformat()
     row["snapshot_date"] = record.snapshot_date.isoformat()
+    row["source"] = source
     return row
 
 
-def _dedupe_urls(urls: Iterable[str]) -> list[str]:
-    return list(dict.fromkeys(u.strip() for u in urls if u and u.strip()))
+def _dedupe(sources: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(ledger_text(s.strip()) for s in sources if s and s.strip()))
 
 
 def crawl(urls: Iterable[str], out_dir: str | Path, *, max_comments: int = 100, snapshot_date: dt.date | None = None,
           ydl_factory: Callable[[dict[str, Any]], Any] | None = None, sleep: float = 5.0,
           cookies: str | None = None, proxy: str | None = None, max_consecutive_blocks: int = 5) -> dict[str, Any]:
     """Crawl the URLs not yet settled in `out_dir`'s ledger, then write records.parquet; returns a summary."""
+    factory = ydl_factory or _default_ydl_factory
+    with factory(ydl_options(max_comments, cookies=cookies, proxy=proxy)) as ydl:
+        return _crawl_sources(_dedupe(urls), lambda url: ydl.extract_info(url, download=False), classify_ytdlp_error,
+                              out_dir, snapshot_date=snapshot_date, sleep=sleep,
+                              max_consecutive_blocks=max_consecutive_blocks, from_files=False)
+
+
+def info_json_files(folder: str | Path) -> list[Path]:
+    """The `*.info.json` files under folder (recursively, sorted): what `yt-dlp --write-info-json` writes."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder (expected yt-dlp .info.json files)")
+    files = sorted(p for p in folder.rglob(INFO_JSON_GLOB) if p.is_file())
+    if not files:
+        raise FileNotFoundError(f"{folder}: no {INFO_JSON_GLOB} files (write them with "
+                                "`yt-dlp --write-info-json --skip-download URL...`)")
+    return files
+
+
+def crawl_info_json(folder: str | Path, out_dir: str | Path, *,
+                    snapshot_date: dt.date | None = None) -> dict[str, Any]:
+    """Ingest yt-dlp `.info.json` files instead of fetching: same ledger (keyed by the file's absolute path), same
+    records, same resume; a playlist/channel file is `not_a_video` (its videos have their own files)."""
+    files = [str(p.absolute()) for p in info_json_files(folder)]
+    return _crawl_sources(_dedupe(files), _read_info_json, _classify_read_error, out_dir, snapshot_date=snapshot_date,
+                          sleep=0.0, max_consecutive_blocks=0, from_files=True)
+
+
+def _read_info_json(path: str) -> Any:
+    return json.loads(Path(path).read_bytes())
+
+
+def _classify_read_error(exc: BaseException) -> tuple[str, bool]:
+    """Not JSON (or not UTF-8, or nested past the parser's limit) is permanent; an OS error may pass on a later run."""
+    if isinstance(exc, ValueError | RecursionError):
+        return "invalid_record", False
+    return "io_error", True
+
+
+def _crawl_sources(sources: list[str], fetch: Callable[[str], Any],
+                   classify: Callable[[BaseException], tuple[str, bool]], out_dir: str | Path, *,
+                   snapshot_date: dt.date | None, sleep: float, max_consecutive_blocks: int,
+                   from_files: bool) -> dict[str, Any]:
+    """The crawl loop: one final ledger row per source attempted, records before their row, then finalize."""
     from tqdm.auto import tqdm
 
     out_dir = Path(out_dir)
-    ledger_path = out_dir / LEDGER_NAME
-    ledger, records = JsonlLedger(ledger_path), JsonlLedger(out_dir / RECORDS_NAME)
+    ledger, records = JsonlLedger(out_dir / LEDGER_NAME), JsonlLedger(out_dir / RECORDS_NAME)
     snapshot_date = snapshot_date or dt.datetime.now(dt.UTC).date()
-    urls = _dedupe_urls(urls)
-    latest = latest_attempts(ledger_path)
-    attempts_so_far = Counter(row["url"] for row in ledger if "url" in row)
-    todo = [u for u in urls if not is_settled(latest.get(u))]
+    latest = latest_attempts(ledger.path)
+    attempts_so_far = Counter(row["url"] for row in ledger if isinstance(row, dict) and "url" in row)
+    todo = [s for s in sources if not is_settled(latest.get(s))]
     statuses: Counter[str] = Counter()
     consecutive_blocks, stopped_early = 0, False
     version = _ytdlp_version()
-    factory = ydl_factory or _default_ydl_factory
-    with factory(ydl_options(max_comments, cookies=cookies, proxy=proxy)) as ydl:
-        for i, url in enumerate(tqdm(todo, desc="crawl", unit="url", disable=None)):
-            if i and sleep > 0:
-                time.sleep(sleep)
-            row = _attempt(ydl, url, snapshot_date, records)
-            row.update(attempt=attempts_so_far[url] + 1, yt_dlp_version=version,
-                       time_utc=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
-            ledger.append(row)
-            statuses[row["status"]] += 1
-            consecutive_blocks = consecutive_blocks + 1 if row["status"] in BLOCK_STATUSES else 0
-            if max_consecutive_blocks and consecutive_blocks >= max_consecutive_blocks:
-                log.warning("stopping: %d bot checks / rate limits in a row (last: %s); see the cookies advice in "
-                            "mimic_data/README_crawl.md", consecutive_blocks, url)
-                stopped_early = True
-                break
-    parquet_path, n_records = finalize(out_dir)
-    return {"urls": len(urls), "skipped_settled": len(urls) - len(todo), "attempted": sum(statuses.values()),
-            "by_status": dict(sorted(statuses.items())), "stopped_early": stopped_early,
-            "records": n_records, "parquet": str(parquet_path)}
+    progress = tqdm(todo, desc="crawl", unit="file" if from_files else "url", disable=None)
+    for i, source in enumerate(progress):
+        if i and sleep > 0:
+            time.sleep(sleep)
+        row = _attempt(fetch, classify, source, snapshot_date, records, from_files)
+        row.update(attempt=attempts_so_far[source] + 1, yt_dlp_version=version,
+                   time_utc=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+        ledger.append(row)
+        statuses[row["status"]] += 1
+        progress.set_postfix(ok=statuses["ok"], failed=_failures(statuses), refresh=False)
+        consecutive_blocks = consecutive_blocks + 1 if row["status"] in BLOCK_STATUSES else 0
+        if max_consecutive_blocks and consecutive_blocks >= max_consecutive_blocks:
+            log.warning("stopping: %d bot checks / rate limits in a row (last: %s); see the cookies advice in "
+                        "mimic_data/README_crawl.md", consecutive_blocks, source)
+            stopped_early = True
+            break
+    progress.close()
+    final = finalize(out_dir)
+    return {"inputs": len(sources), "skipped_settled": len(sources) - len(todo), "attempted": sum(statuses.values()),
+            "by_status": dict(sorted(statuses.items())), "failed": _failures(statuses),
+            "stopped_early": stopped_early, **final}
 
 
-def _attempt(ydl, url: str, snapshot_date: dt.date, records: JsonlLedger) -> dict[str, Any]:
-    """One extract + normalise; appends the record on success and returns the ledger row (without bookkeeping)."""
+def _failures(statuses: Counter[str]) -> int:
+    return sum(n for status, n in statuses.items() if status not in _NOT_FAILURES)
+
+
+def _attempt(fetch: Callable[[str], Any], classify: Callable[[BaseException], tuple[str, bool]], source: str,
+             snapshot_date: dt.date, records: JsonlLedger, from_files: bool) -> dict[str, Any]:
+    """One fetch + normalise; appends the record on success and returns the ledger row (without bookkeeping).
+
+    Nothing a source contains can escape: every exception becomes this source's row.
+    """
     try:
-        info = ydl.extract_info(url, download=False)
+        info = fetch(source)
     except Exception as exc:  # every failure is classified into the ledger, none stops the crawl
-        status, transient = classify_ytdlp_error(exc)
-        return {"url": url, "status": status, "transient": transient, "error_class": type(root_cause(exc)).__name__,
-                "message": str(exc)[:_MAX_MESSAGE_CHARS], "video_id": None}
+        status, transient = classify(exc)
+        return _failure_row(source, status, transient, exc, None)
     try:
         if info is None:
-            raise ValueError("yt-dlp returned no info dict")
-        record = normalize_info(info, snapshot_date=snapshot_date, url=url)
-    except Exception as exc:  # a malformed info dict is this URL's permanent failure, not the run's
-        return {"url": url, "status": "invalid_record", "transient": False, "error_class": type(exc).__name__,
-                "message": str(exc)[:_MAX_MESSAGE_CHARS], "video_id": (info or {}).get("id")}
-    records.append(_record_json(record))
-    return {"url": url, "status": "ok", "transient": False, "error_class": None, "message": "",
+            raise RecordError(source, "info", "yt-dlp returned no info dict")
+        if from_files and isinstance(info, dict) and info.get("_type") in _CONTAINER_TYPES:
+            return {"url": source, "status": "not_a_video", "transient": False, "error_class": None,
+                    "message": f"{info['_type']} info (its videos have their own .info.json files)",
+                    "video_id": None}
+        record = normalize_info(info, snapshot_date=snapshot_date, url=None if from_files else source, source=source)
+    except Exception as exc:  # a malformed info dict is this source's permanent failure, not the run's
+        return _failure_row(source, "invalid_record", False, exc, info)
+    records.append(_record_json(record, source))
+    return {"url": source, "status": "ok", "transient": False, "error_class": None, "message": "",
             "video_id": record.video_id}
 
 
-def finalize(out_dir: str | Path) -> tuple[Path, int]:
-    """Write records.parquet from records.jsonl: last copy of each video wins, sorted by video_id."""
+def _failure_row(source: str, status: str, transient: bool, exc: Exception, info: Any) -> dict[str, Any]:
+    message = str(exc) if isinstance(exc, RecordError) else f"{source}: {type(exc).__name__}: {exc}"
+    return {"url": source, "status": status, "transient": transient,
+            "error_class": type(root_cause(exc)).__name__ if status != "invalid_record" else type(exc).__name__,
+            "message": ledger_text(message[:_MAX_MESSAGE_CHARS]), "video_id": _safe_id_or_none(info)}
+
+
+def _safe_id_or_none(info: Any) -> str | None:
+    """The info dict's id when it is a safe id of its platform (an unsafe id is named only inside the message)."""
+    if not isinstance(info, dict):
+        return None
+    try:
+        return check_video_id(info.get("id"), platform_of(info, "?"))
+    except RecordError:
+        return None
+
+
+def finalize(out_dir: str | Path) -> dict[str, Any]:
+    """Write records.parquet from the valid rows of records.jsonl (validated with the same bounds as the crawl).
+
+    The latest copy of each video wins. A video that came from more than one source (two URLs of one video, two
+    .info.json files with one id) is reported in `duplicates` with all its sources; rows that fail validation are
+    counted in `invalid` (the first ones quoted in `invalid_examples`) and left out.
+    Returns {"parquet", "records", "invalid", "invalid_examples", "duplicates"}.
+    """
     out_dir = Path(out_dir)
-    # keyed by repr so that a row without a video_id still reaches validation, which names it
-    latest_by_id = JsonlLedger(out_dir / RECORDS_NAME).latest(key=lambda row: repr(row.get("video_id")))
-    records, errors = validate_batch(latest_by_id.values())
-    if errors:
-        listed = "; ".join(str(e) for e in errors[:5])
-        raise ValueError(f"{out_dir / RECORDS_NAME}: {len(errors)} invalid rows, parquet not written: {listed}")
+    latest: dict[str, tuple[str, dict[str, Any]]] = {}
+    sources_by_id: dict[str, list[str]] = {}
+    not_objects = []
+    for line_number, row in enumerate(JsonlLedger(out_dir / RECORDS_NAME), start=1):
+        if not isinstance(row, dict):
+            not_objects.append(f"{RECORDS_NAME} row {line_number}: not a JSON object")
+            continue
+        row = dict(row)
+        # rows written before sources were recorded fall back to the video's url
+        source = str(row.pop("source", None) or row.get("url") or f"{RECORDS_NAME} row {line_number}")
+        key = repr(row.get("video_id"))  # by repr, so a row without a usable id still reaches validation
+        latest[key] = (source, row)
+        seen = sources_by_id.setdefault(key, [])
+        if source not in seen:
+            seen.append(source)
+    records, errors = validate_batch([row for _, row in latest.values()], sources=[s for s, _ in latest.values()])
+    invalid = not_objects + [str(e) for e in errors]
+    for message in invalid[:5]:
+        log.warning("not in %s: %s", PARQUET_NAME, message)
+    valid_keys = {repr(r.video_id) for r in records}
+    duplicates = [{"video_id": row["video_id"], "sources": sources_by_id[key], "kept": source}
+                  for key, (source, row) in latest.items() if len(sources_by_id[key]) > 1 and key in valid_keys]
+    for dup in duplicates[:5]:
+        log.warning("video %s came from %d sources %s; kept the latest, from %s", dup["video_id"],
+                    len(dup["sources"]), dup["sources"], dup["kept"])
     records.sort(key=lambda r: r.video_id)
     path = write_parquet(out_dir / PARQUET_NAME, records_to_table(records))
-    return path, len(records)
+    return {"parquet": str(path), "records": len(records), "invalid": len(invalid),
+            "invalid_examples": invalid[:_EXAMPLES], "duplicates": duplicates}
 
 
 def read_url_file(path: str | Path) -> list[str]:
@@ -175,33 +292,59 @@ def read_url_file(path: str | Path) -> list[str]:
 
 def _run_crawl(args: argparse.Namespace) -> int:
     if args.finalize:
-        path, n = finalize(args.out)
-        print(f"wrote {path} ({n} records)")
-        return 0
+        final = finalize(args.out)
+        print(json.dumps(final, indent=2, ensure_ascii=False))
+        print(f"wrote {final['parquet']} ({final['records']} records)")
+        return _exit_code(final)
     urls = list(args.urls) + (read_url_file(args.from_file) if args.from_file else [])
-    if not urls:
-        raise SystemExit("mimic data crawl: give URLs or --from-file FILE (or --finalize)")
-    snapshot = dt.date.fromisoformat(args.snapshot_date) if args.snapshot_date else None
-    summary = crawl(urls, args.out, max_comments=args.max_comments, snapshot_date=snapshot, sleep=args.sleep,
-                    cookies=args.cookies, proxy=args.proxy, max_consecutive_blocks=args.max_consecutive_blocks)
-    print(json.dumps(summary, indent=2))
-    return 1 if summary["stopped_early"] else 0
+    if args.from_info_json:
+        if urls:
+            raise ValueError("give URLs (or --from-file) or --from-info-json DIR, not both")
+        summary = crawl_info_json(args.from_info_json, args.out, snapshot_date=args.snapshot_date)
+    elif urls:
+        summary = crawl(urls, args.out, max_comments=args.max_comments, snapshot_date=args.snapshot_date,
+                        sleep=args.sleep, cookies=args.cookies, proxy=args.proxy,
+                        max_consecutive_blocks=args.max_consecutive_blocks)
+    else:
+        raise SystemExit("mimic data crawl: give URLs, --from-file FILE or --from-info-json DIR (or --finalize)")
+    print(json.dumps(summary, indent=2, ensure_ascii=False))
+    return _exit_code(summary)
+
+
+def _exit_code(summary: dict[str, Any]) -> int:
+    """1 (with a summary line on stderr) when a source failed, the breaker stopped the run or rows were invalid."""
+    problems = []
+    if summary.get("failed"):
+        failed = {s: n for s, n in summary["by_status"].items() if s not in _NOT_FAILURES}
+        problems.append(f"{summary['failed']} of {summary['attempted']} attempted failed {failed} (see {LEDGER_NAME})")
+    if summary.get("stopped_early"):
+        problems.append("stopped early after consecutive bot checks / rate limits")
+    if summary["invalid"]:
+        problems.append(f"{summary['invalid']} rows of {RECORDS_NAME} are invalid and not in {PARQUET_NAME}")
+    if problems:
+        print(f"mimic data crawl: {'; '.join(problems)}; {summary['records']} records written", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def register_crawl(data_subparsers) -> argparse.ArgumentParser:
     """Add `crawl` to the `mimic data` subparsers."""
+    from mimic_data.cli import iso_date, non_negative_float, non_negative_int, one_line_errors
+
     parser = data_subparsers.add_parser("crawl", help="fetch metadata + top comments with yt-dlp (resumable)",
                                         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("urls", nargs="*", help="video URLs (YouTube or TikTok)")
     parser.add_argument("--from-file", help="file with one URL per line ('#' starts a comment line)")
+    parser.add_argument("--from-info-json", metavar="DIR",
+                        help="ingest the *.info.json files under DIR (yt-dlp --write-info-json) instead of fetching")
     parser.add_argument("--out", default="runs/crawl", help="output folder (ledger, records) [%(default)s]")
-    parser.add_argument("--max-comments", type=int, default=100, help="top-level comments per video [%(default)s]")
+    parser.add_argument("--max-comments", type=non_negative_int, default=100,
+                        help="top-level comments per video [%(default)s]")
     parser.add_argument("--cookies", help="Netscape cookies.txt, needed when YouTube asks to confirm you're not a bot")
     parser.add_argument("--proxy", help="proxy URL passed to yt-dlp")
-    parser.add_argument("--sleep", type=float, default=5.0, help="seconds between videos [%(default)s]")
-    parser.add_argument("--snapshot-date", help="YYYY-MM-DD stored as snapshot_date [today, UTC]")
-    parser.add_argument("--max-consecutive-blocks", type=int, default=5,
+    parser.add_argument("--sleep", type=non_negative_float, default=5.0, help="seconds between URLs [%(default)s]")
+    parser.add_argument("--snapshot-date", type=iso_date, help="YYYY-MM-DD stored as snapshot_date [today, UTC]")
+    parser.add_argument("--max-consecutive-blocks", type=non_negative_int, default=5,
                         help="stop after this many bot checks / rate limits in a row; 0 = never [%(default)s]")
     parser.add_argument("--finalize", action="store_true", help="only write records.parquet from records.jsonl")
-    parser.set_defaults(handler=_run_crawl)
+    parser.set_defaults(handler=one_line_errors("mimic data crawl", _run_crawl))
     return parser

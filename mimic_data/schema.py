@@ -7,13 +7,24 @@ for them, so they cannot leak through a release.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 import pyarrow as pa
 
-PLATFORMS = ("youtube", "tiktok")
+# Ids become file names (videos/<platform>/<id[:2]>/<id>.mp4), so each platform's pattern admits no path separator,
+# no dot segment and a bounded length: YouTube ids are 11 characters of the URL-safe base64 alphabet, TikTok ids are
+# decimal item ids (19 digits today).
+VIDEO_ID_PATTERNS = {
+    "youtube": re.compile(r"[A-Za-z0-9_-]{11}"),
+    "tiktok": re.compile(r"[0-9]{1,32}"),
+}
+PLATFORMS = tuple(VIDEO_ID_PATTERNS)
+MAX_INT64 = 2**63 - 1  # counts are int64 columns
+MAX_INT32 = 2**31 - 1  # width, height and rank are int32 columns
 
 COMMENT_TYPE = pa.struct(
     [
@@ -56,6 +67,20 @@ class RecordError(ValueError):
     def __init__(self, video_id: str, field_name: str, message: str):
         self.video_id, self.field_name, self.message = video_id, field_name, message
         super().__init__(f"record {video_id!r}: field {field_name!r}: {message}")
+
+
+def check_video_id(video_id: Any, platform: Any) -> str:
+    """The id when it matches its platform's pattern (`VIDEO_ID_PATTERNS`), else a RecordError naming it.
+
+    Every path built from an id goes through here first: records are validated with it, and hydration checks every
+    manifest row with it before any download.
+    """
+    if platform not in VIDEO_ID_PATTERNS:
+        raise RecordError(str(video_id), "platform", f"expected one of {PLATFORMS}, got {platform!r}")
+    if not isinstance(video_id, str) or not VIDEO_ID_PATTERNS[platform].fullmatch(video_id):
+        raise RecordError(str(video_id), "video_id", f"not a safe {platform} id (expected "
+                          f"{VIDEO_ID_PATTERNS[platform].pattern}), got {video_id!r}")
+    return video_id
 
 
 @dataclass(slots=True)
@@ -102,11 +127,27 @@ def _check(ok: bool, video_id: str, field_name: str, message: str) -> None:
         raise RecordError(video_id, field_name, message)
 
 
+def _is_int(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _check_text(value: Any, video_id: str, field_name: str) -> None:
+    """A str that parquet can store: UTF-8 encodable (a lone surrogate is not)."""
+    _check(isinstance(value, str), video_id, field_name, f"expected a string, got {type(value).__name__}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise RecordError(video_id, field_name, f"not valid UTF-8 text ({exc.reason} at position {exc.start})") from exc
+
+
 def _to_datetime(value: Any, video_id: str) -> dt.datetime:
     if isinstance(value, dt.datetime):
         return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return dt.datetime.fromtimestamp(value, dt.UTC)
+        try:
+            return dt.datetime.fromtimestamp(value, dt.UTC)
+        except (OverflowError, OSError, ValueError) as exc:
+            raise RecordError(video_id, "upload_time", f"timestamp {value!r} is out of range ({exc})") from exc
     if isinstance(value, str):
         try:
             parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
@@ -139,10 +180,10 @@ def _validate_comments(raw: Any, video_id: str) -> list[Comment]:
         _check(isinstance(c, Mapping), video_id, where, "expected a mapping")
         extra = set(c) - {"text", "like_count", "rank", "is_pinned"}
         _check(not extra, video_id, where, f"unexpected keys {sorted(extra)} (no author data is kept)")
-        _check(isinstance(c.get("text"), str), video_id, f"{where}.text", "expected a string")
+        _check_text(c.get("text"), video_id, f"{where}.text")
         likes = c.get("like_count")
-        _check(isinstance(likes, int) and not isinstance(likes, bool) and likes >= 0, video_id, f"{where}.like_count",
-               f"expected an int >= 0, got {likes!r}")
+        _check(_is_int(likes, 0, MAX_INT64), video_id, f"{where}.like_count",
+               f"expected an int in [0, 2**63), got {likes!r}")
         rank = c.get("rank")
         _check(isinstance(rank, int) and rank == i + 1, video_id, f"{where}.rank",
                f"expected rank {i + 1} (comments sorted by likes), got {rank!r}")
@@ -157,32 +198,34 @@ def validate_record(row: Mapping[str, Any] | VideoRecord) -> VideoRecord:
     """Return a typed record or raise RecordError naming the record and the field."""
     if isinstance(row, VideoRecord):
         row = row.to_row()
+    if not isinstance(row, Mapping):
+        raise RecordError("<unknown>", "record", f"expected a mapping, got {type(row).__name__}")
     video_id = row.get("video_id")
     if not isinstance(video_id, str) or not video_id:
         raise RecordError(str(video_id), "video_id", "expected a non-empty string")
+    check_video_id(video_id, row.get("platform"))
     known = {f.name for f in fields(VideoRecord)}
     missing = known - set(row)
     _check(not missing, video_id, sorted(missing)[0] if missing else "", "missing")
     extra = set(row) - known
     _check(not extra, video_id, sorted(extra)[0] if extra else "", "unknown field")
-    _check(row["platform"] in PLATFORMS, video_id, "platform", f"expected one of {PLATFORMS}, got {row['platform']!r}")
     for name in _TEXT_FIELDS:
-        _check(isinstance(row[name], str), video_id, name, f"expected a string, got {type(row[name]).__name__}")
+        _check_text(row[name], video_id, name)
     for name in ("tags", "topics"):
         value = row[name]
-        _check(isinstance(value, list) and all(isinstance(v, str) for v in value), video_id, name,
-               "expected a list of strings")
+        _check(isinstance(value, list), video_id, name, f"expected a list of strings, got {type(value).__name__}")
+        for i, item in enumerate(value):
+            _check_text(item, video_id, f"{name}[{i}]")
     for name in _COUNT_FIELDS:
         value = row[name]
-        _check(value is None or (isinstance(value, int) and not isinstance(value, bool) and value >= 0), video_id,
-               name, f"expected an int >= 0 or None, got {value!r}")
+        _check(value is None or _is_int(value, 0, MAX_INT64), video_id, name,
+               f"expected an int in [0, 2**63) or None, got {value!r}")
     duration = row["duration_s"]
-    _check(isinstance(duration, int | float) and not isinstance(duration, bool) and duration > 0, video_id,
-           "duration_s", f"expected a positive number, got {duration!r}")
+    _check(isinstance(duration, int | float) and not isinstance(duration, bool) and math.isfinite(duration)
+           and duration > 0, video_id, "duration_s", f"expected a finite positive number, got {duration!r}")
     for name in ("width", "height"):
         value = row[name]
-        _check(isinstance(value, int) and not isinstance(value, bool) and value > 0, video_id, name,
-               f"expected a positive int, got {value!r}")
+        _check(_is_int(value, 1, MAX_INT32), video_id, name, f"expected an int in [1, 2**31), got {value!r}")
     return VideoRecord(
         video_id=video_id,
         platform=row["platform"],
@@ -207,21 +250,28 @@ def validate_record(row: Mapping[str, Any] | VideoRecord) -> VideoRecord:
     )
 
 
-def validate_batch(rows: Iterable[Mapping[str, Any]]) -> tuple[list[VideoRecord], list[RecordError]]:
-    """Validate many rows: keep the good ones, report every bad one (a duplicate id is an error too)."""
+def validate_batch(rows: Iterable[Mapping[str, Any]],
+                   sources: Sequence[str] | None = None) -> tuple[list[VideoRecord], list[RecordError]]:
+    """Validate many rows: keep the good ones, report every bad one.
+
+    A duplicate id is an error too: the first copy is kept and the error names both sources (`sources[i]` of row i,
+    by default "row i").
+    """
     good: list[VideoRecord] = []
     errors: list[RecordError] = []
-    seen: set[str] = set()
-    for row in rows:
+    first_source: dict[str, str] = {}
+    for i, row in enumerate(rows):
+        source = sources[i] if sources is not None else f"row {i}"
         try:
             record = validate_record(row)
         except RecordError as exc:
             errors.append(exc)
             continue
-        if record.video_id in seen:
-            errors.append(RecordError(record.video_id, "video_id", "duplicate id in batch"))
+        if record.video_id in first_source:
+            errors.append(RecordError(record.video_id, "video_id",
+                                      f"duplicate id: kept {first_source[record.video_id]}, dropped {source}"))
             continue
-        seen.add(record.video_id)
+        first_source[record.video_id] = source
         good.append(record)
     return good, errors
 

@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from yt_dlp.utils import DownloadError, ExtractorError
 
+from mimic_cli import main
 from mimic_data.crawl import (
     LEDGER_NAME,
     PARQUET_NAME,
@@ -147,22 +148,35 @@ def test_circuit_breaker_stops_after_consecutive_bot_checks(tmp_path):
 
 
 def test_interrupted_run_keeps_records_and_same_video_twice_is_kept_once(tmp_path):
-    # Two URLs of one video: the last copy wins in the parquet; a torn last line (killed mid-write) is ignored.
-    script = {YT: [fixture("youtube_full")], "https://www.youtube.com/watch?v=Yt0Fixture1": [fixture("youtube_full")]}
-    run(list(script), tmp_path, script)
+    # Two URLs of one video: the last copy wins in the parquet and the duplicate is reported with both sources;
+    # a torn last line (killed mid-write) is ignored.
+    other = "https://www.youtube.com/watch?v=Yt0Fixture1"
+    script = {YT: [fixture("youtube_full")], other: [fixture("youtube_full")]}
+    summary, _, _ = run(list(script), tmp_path, script)
+    assert summary["duplicates"] == [{"video_id": "Yt0Fixture1", "sources": [YT, other], "kept": other}]
     with open(tmp_path / RECORDS_NAME, "a", encoding="utf-8") as f:
         f.write('{"video_id": "torn')
-    path, n = finalize(tmp_path)
-    assert n == 1 and len(list(read_jsonl(tmp_path / RECORDS_NAME))) == 2
-    first = path.read_bytes()
-    assert finalize(tmp_path)[0].read_bytes() == first  # deterministic bytes
+    final = finalize(tmp_path)
+    assert final["records"] == 1 and final["invalid"] == 0 and len(list(read_jsonl(tmp_path / RECORDS_NAME))) == 2
+    first = Path(final["parquet"]).read_bytes()
+    assert Path(finalize(tmp_path)["parquet"]).read_bytes() == first  # deterministic bytes
 
 
-def test_finalize_refuses_invalid_rows_and_names_them(tmp_path):
-    (tmp_path / RECORDS_NAME).write_text(json.dumps({"video_id": "bad1", "platform": "vimeo"}) + "\n")
-    with pytest.raises(ValueError, match="bad1"):
-        finalize(tmp_path)
-    assert not (tmp_path / PARQUET_NAME).exists()
+def test_finalize_writes_the_valid_rows_and_names_the_invalid_ones(tmp_path, capsys):
+    run([YT], tmp_path, {YT: [fixture("youtube_full")]})
+    good = json.loads((tmp_path / RECORDS_NAME).read_text())
+    with open(tmp_path / RECORDS_NAME, "a", encoding="utf-8") as f:
+        for bad in ({"video_id": "bad1", "platform": "vimeo"}, good | {"video_id": "Yt0Fixture9", "view_count": 10**30},
+                    good | {"video_id": "../../etc/x"}, ["not", "a", "row"]):
+            f.write(json.dumps(bad) + "\n")
+    final = finalize(tmp_path)
+    assert final["records"] == 1 and final["invalid"] == 4
+    examples = final["invalid_examples"]
+    assert "bad1" in examples[1] and "view_count" in examples[2] and "../../etc/x" in examples[3]
+    assert "row 5: not a JSON object" in examples[0]
+    assert pq.read_table(tmp_path / PARQUET_NAME)["video_id"].to_pylist() == ["Yt0Fixture1"]
+    assert main(["data", "crawl", "--finalize", "--out", str(tmp_path)]) == 1
+    assert "4 rows of records.jsonl are invalid" in capsys.readouterr().err
 
 
 def test_cli_parses_crawl_options_and_finalizes(tmp_path, capsys):

@@ -6,6 +6,7 @@ Videos are tiny H.264 clips from mimic_data.render.write_mp4; nothing leaves 127
 import hashlib
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from kill_helpers import complete_lines, ledger_damage, run_with_kills
 
 from mimic_cli import main
 from mimic_data.hydrate.download import (
@@ -26,9 +28,10 @@ from mimic_data.hydrate.download import (
     parse_url_map,
     read_ledgers,
     rows_from_urls,
+    video_path,
 )
 from mimic_data.hydrate.loopback import SYNTHETIC_PREFIX, hydrate_demo_bench
-from mimic_data.hydrate.report import ids_sha256, materialize, report
+from mimic_data.hydrate.report import available_ids, ids_sha256, materialize, report
 from mimic_data.hydrate.server import VideoServer
 from mimic_data.io import JsonlLedger, read_jsonl, shard_of, write_parquet
 from mimic_data.render import video_relpath, write_mp4
@@ -38,7 +41,8 @@ FAST = {"sleep": 0.0, "backoff": 0.05, "retries": 1, "socket_timeout": 2.0}
 
 
 def video_ids(n=N_VIDEOS):
-    return [f"v{i:02d}{'abcdefghij'[i % 10]}xyz{i}" for i in range(n)]
+    """Safe ids of each platform (manifest_rows makes even indexes YouTube, odd ones TikTok)."""
+    return [f"73{i:017d}" if i % 2 else f"v{i:02d}{'abcdefghij'[i % 10]}xyz-_QQ" for i in range(n)]
 
 
 def manifest_rows(ids):
@@ -198,28 +202,32 @@ hydrate(rows, root, options=HydrateOptions(sleep=0, url_map=(("{prefix}", base +
 """
 
 
-def test_kill_minus_nine_then_resume_equals_an_uninterrupted_run(rendered, tmp_path):
+def test_killed_at_random_points_then_resumed_equals_an_uninterrupted_run(rendered, tmp_path):
     rows = manifest_rows(video_ids())
     killed, clean = tmp_path / "killed", tmp_path / "clean"
+    ledger = ledger_path(killed, (0, 1))
+    snapshots: list[list[str]] = []
     with VideoServer(rendered, faults={r["video_id"]: "stall" for r in rows}, slow_s=0.4) as server:
-        child = subprocess.Popen([sys.executable, "-c", _CHILD.format(prefix=SYNTHETIC_PREFIX), json.dumps(rows),
-                                  str(killed), server.base_url], start_new_session=True)
-        ledger = ledger_path(killed, (0, 1))
+        argv = [sys.executable, "-c", _CHILD.format(prefix=SYNTHETIC_PREFIX), json.dumps(rows), str(killed),
+                server.base_url]
+        child = subprocess.Popen(argv, start_new_session=True)
         deadline = time.monotonic() + 60
-        # kill inside a download: after 3 rows, as soon as a half-written file exists (the server stalls mid-body)
+        # the first kill lands inside a download: after 3 rows, as soon as a half-written file exists (the server
+        # stalls mid-body); then two more at seeded random points
         while time.monotonic() < deadline and child.poll() is None and not (
                 len(list(read_jsonl(ledger))) >= 3 and list(killed.rglob(".*.dl.*.part"))):
             time.sleep(0.02)
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
         assert list(killed.rglob(".*.dl.*.part")), "the kill did not land inside a download"
-        before_resume = ledger.read_text().splitlines()
-        assert 3 <= len(before_resume) < len(rows)
+        snapshots.append(complete_lines(ledger))
+        kills = run_with_kills(argv, ledger, n_kills=2, rng=random.Random(18), max_delay_s=0.6,
+                               on_kill=lambda: snapshots.append(complete_lines(ledger)))
+        assert kills == 2 and 3 <= len(snapshots[-1]) < len(rows)
         server.faults.clear()
         hydrate(rows, killed, options=options_for(server))
         hydrate(rows, clean, options=options_for(server))
-    after = ledger.read_text().splitlines()
-    assert after[: len(before_resume)] == before_resume  # no row lost or rewritten
+    assert ledger_damage(ledger, snapshots) | {"rows": 0} == {"rows": 0, "glued": 0, "lost": 0}
     latest_killed, latest_clean = latest_rows(killed), latest_rows(clean)
     assert {v: r["status"] for v, r in latest_killed.items()} == {v: r["status"] for v, r in latest_clean.items()}
     assert {v: r["sha256"] for v, r in latest_killed.items()} == {v: r["sha256"] for v, r in latest_clean.items()}
@@ -227,7 +235,86 @@ def test_kill_minus_nine_then_resume_equals_an_uninterrupted_run(rendered, tmp_p
         if row["status"] == "ok":
             assert hashlib.sha256((killed / row["relpath"]).read_bytes()).hexdigest() == row["sha256"]
     assert not list(killed.rglob(".*.dl.*"))
-    assert report(killed)["available_ids_sha256"] == report(clean)["available_ids_sha256"]
+    assert report(killed)["available_ids_sha256"] == report(clean)["available_ids_sha256"] == ids_sha256(
+        r["video_id"] for r in rows)
+
+
+def test_hostile_manifest_is_refused_before_any_request_and_writes_nothing(rendered, tmp_path):
+    root = tmp_path / "deep" / "root"
+    good = manifest_rows(video_ids(2))
+    hostile = [{"video_id": "../../../x", "platform": "youtube", "url": "https://synthetic.invalid/youtube/x.mp4"},
+               {"video_id": "v00axyz-_QQ", "platform": "../../..", "url": "https://synthetic.invalid/y.mp4"},
+               {"video_id": "..", "platform": "tiktok", "url": "https://synthetic.invalid/tiktok/z.mp4"},
+               {"video_id": "/etc/passwd", "platform": "youtube", "url": "https://synthetic.invalid/p.mp4"}]
+    with VideoServer(rendered) as server:
+        for bad in hostile:
+            with pytest.raises(ValueError, match="row 1") as err:
+                hydrate([good[0], bad, good[1]], root, options=options_for(server))
+            assert "video_id" in str(err.value) or "platform" in str(err.value)
+        assert sum(server.requests.values()) == 0
+    assert list(tmp_path.iterdir()) == []  # not even the root folder was made
+
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    write_parquet(bench / "videos.parquet", pa.Table.from_pylist([*good, hostile[0]]))
+    with pytest.raises(ValueError, match=r"videos.parquet: row 2: .*'\.\./\.\./\.\./x'"):
+        load_manifest(bench)
+    with pytest.raises(SystemExit) as exc:
+        main(["hydrate", "download", str(bench), "--sleep", "0"])
+    assert "not a safe youtube id" in str(exc.value.code) and "\n" not in str(exc.value.code)
+    assert not (bench / "videos").exists() and not (bench / "hydration").exists()
+
+
+def test_paths_leading_outside_the_root_are_never_used(rendered, tmp_path):
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    root = tmp_path / "root"
+    youtube_id, tiktok_id = video_ids(2)
+    (root / "videos" / "youtube").mkdir(parents=True)
+    (root / "videos" / "youtube" / youtube_id[:2]).symlink_to(outside)  # a planted link out of the root
+    with pytest.raises(ValueError, match="outside"):
+        video_path(root, "youtube", youtube_id)
+    with VideoServer(rendered) as server:
+        summary = hydrate(manifest_rows([youtube_id, tiktok_id]), root, options=options_for(server))
+    assert summary["by_status"] == {"ok": 1, "other": 1} and list(outside.iterdir()) == []
+    assert latest_rows(root)[youtube_id]["error_class"] == "UnsafePath"
+
+    # a tampered ok row naming a path outside the root is not "available", so nothing points there
+    ledger = JsonlLedger(ledger_path(root, (0, 1)))
+    forged = latest_rows(root)[tiktok_id] | {"relpath": "../outside/x.mp4", "time_utc": "9999-01-01T00:00:00"}
+    ledger.append(forged)
+    assert available_ids(root) == {} and report(root)["by_status"] == {"missing_file": 1, "other": 1}
+
+
+def test_a_damaged_file_is_detected_and_fetched_again(rendered, tmp_path):
+    ids = video_ids(2)
+    bench = _bench_folder(tmp_path / "bench", manifest_rows(ids))
+    with VideoServer(rendered) as server:
+        hydrate(bench, bench, options=options_for(server))
+        path = bench / video_relpath("youtube", ids[0])
+        original = path.read_bytes()
+        with open(path, "r+b") as f:  # 4 KB zeroed in the middle: same size, different content
+            f.seek(len(original) // 2 - 2048)
+            f.write(b"\0" * 4096)
+        assert path.stat().st_size == len(original)
+        result = report(bench)
+        assert result["by_status"] == {"damaged": 1, "ok": 1} and result["available"] == 1
+        assert materialize(bench)["videos.parquet"] == 1  # the damaged video is not offered
+        before = dict(server.requests)
+        second = hydrate(bench, bench, options=options_for(server))
+        assert second["by_status"] == {"ok": 1} and server.requests[ids[0]] > before[ids[0]]
+        assert server.requests[ids[1]] == before[ids[1]]  # the intact one is not fetched again
+    assert path.read_bytes() == original and report(bench)["by_status"] == {"ok": 2}
+
+
+def test_download_that_fails_exits_non_zero_with_a_summary_line(rendered, tmp_path, capsys):
+    ids = video_ids(2)
+    bench = _bench_folder(tmp_path / "bench", manifest_rows(ids))
+    with VideoServer(rendered, faults=dict.fromkeys(ids, "404")) as server:
+        code = main(["hydrate", "download", str(bench), "--url-map", f"{SYNTHETIC_PREFIX}={server.base_url}/",
+                     "--sleep", "0"])
+    err = capsys.readouterr().err
+    assert code == 1 and "mimic hydrate download: 2 of the videos tried failed {'http_error': 2}" in err
 
 
 def test_resume_after_a_torn_ledger_line_loses_no_new_row(rendered, tmp_path):

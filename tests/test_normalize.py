@@ -103,3 +103,36 @@ def test_bad_comment_like_count_names_the_comment():
 def test_extract_hashtags_rules():
     assert extract_hashtags("a #One b#two #one", "see x.org/#frag &#39; ##x #Ünï_1") == ["One", "Ünï_1"]
     assert extract_hashtags(None, "") == []
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"categories": "Music"}, "categories"),  # never the category "M"
+    ({"comments": "nope"}, "comments"),  # never an empty list
+    ({"comments": ["text"]}, "comments[0]"),
+    ({"tags": [1]}, "tags[0]"),
+    ({"title": 42}, "title"),
+    ({"view_count": 10**30}, "view_count"),
+    ({"duration": float("inf")}, "duration_s"),
+    ({"timestamp": 10**30}, "upload_time"),
+    ({"id": "../../etc/passwd"}, "video_id"),
+    ({"width": None, "height": None, "formats": [{"width": "w", "height": "h", "vcodec": "vp9"}]}, "width"),
+])
+def test_wrong_types_and_bounds_are_errors_naming_the_field(change, field):
+    with pytest.raises(RecordError) as err:
+        normalize_info(load("youtube_full") | change, snapshot_date=SNAPSHOT, url="https://youtu.be/x")
+    assert err.value.field_name == field and "https://youtu.be/x" in str(err.value)
+
+
+def test_documented_repairs():
+    info = load("youtube_full") | {"tags": "timelapse, sunset,,4k", "title": "cut emoji \ud83d", "id": 12345678901,
+                                   "description": b"caf\xc3\xa9 \xff"}
+    record = normalize_info(info, snapshot_date=SNAPSHOT)
+    assert record.tags == ["timelapse", "sunset", "4k"]  # yt-dlp's keyword-string rule, not characters
+    assert record.title == "cut emoji \ufffd" and record.description == "café \ufffd"
+    assert record.video_id == "12345678901"  # an integer id becomes its string, as yt-dlp does
+
+
+@pytest.mark.parametrize("info", [[{"id": "Yt0Fixture1"}], "text", 7, None])
+def test_an_info_that_is_not_a_dict_names_its_source(info):
+    with pytest.raises(RecordError, match=r"record 'dumps/a\.info\.json': field 'info'"):
+        normalize_info(info, snapshot_date=SNAPSHOT, source="dumps/a.info.json")

@@ -1,7 +1,8 @@
 """Pre-flight report over a corpus of bad files: each problem is named, nothing crashes.
 
 Clips come from mimic_data.render.write_mp4; the rotated / variable-frame-rate / truncated variants are remuxes of a
-good clip (packets copied, timestamps or display matrix changed), the audio-only file is a tiny AAC encode."""
+good clip (packets copied, timestamps or display matrix changed), the audio-only file is a tiny AAC encode. Other
+containers, misnamed files and the sampler side: tests/test_real_videos.py."""
 
 import json
 
@@ -71,7 +72,7 @@ def corpus(tmp_path_factory):
 
 EXPECTED = {
     "good": set(), "short": {"too_short"}, "empty": {"zero_byte"}, "garbage": {"undecodable"},
-    "truncated": {"truncated"}, "rotated": {"rotated"}, "vfr": {"variable_frame_rate"}, "audio": {"audio_only"},
+    "truncated": {"truncated"}, "rotated": set(), "vfr": {"variable_frame_rate"}, "audio": {"audio_only"},
     "missing": {"missing"},
 }
 
@@ -81,7 +82,7 @@ def test_preflight_names_every_problem(corpus):
     report = preflight(corpus, expected_paths, min_duration_s=1.0)
     found = {row["relpath"].rsplit("/", 1)[-1][:-4]: set(row["problems"]) for row in report["files"]}
     assert found == EXPECTED
-    assert report["n_files"] == len(EXPECTED) and report["n_ok"] == 1
+    assert report["n_files"] == len(EXPECTED) and report["n_ok"] == 2  # good, and rotated: the sampler applies it
     assert report["n_blocking"] == sum(bool(BLOCKING & problems) for problems in EXPECTED.values()) == 5
     assert report["problems"]["truncated"] == 1
 
@@ -91,7 +92,8 @@ def test_probe_reports_facts_of_a_good_file(corpus):
     assert row["problems"] == []
     assert (row["width"], row["height"], row["num_frames"], row["vcodec"]) == (48, 32, 24, "h264")
     assert row["fps"] == pytest.approx(8.0) and row["duration_s"] == pytest.approx(3.0)
-    assert probe_video(corpus / "videos/youtube/ab/rotated.mp4")["rotation"] in (90, -90, 270)
+    rotated = probe_video(corpus / "videos/youtube/ab/rotated.mp4")
+    assert rotated["rotation"] == 90 and (rotated["width"], rotated["height"]) == (32, 48)  # the displayed size
 
 
 def test_preflight_cli_writes_json_and_never_crashes(corpus, tmp_path, capsys):
@@ -100,3 +102,9 @@ def test_preflight_cli_writes_json_and_never_crashes(corpus, tmp_path, capsys):
     written = json.loads(out.read_text())
     assert written["n_files"] == len(EXPECTED) - 1  # no manifest here, so nothing is known to be missing
     assert "zero_byte" in capsys.readouterr().out
+
+
+def test_preflight_cli_refuses_a_folder_without_videos_in_one_line(tmp_path):
+    with pytest.raises(SystemExit) as info:
+        main(["hydrate", "preflight", str(tmp_path)])
+    assert str(info.value) == f"mimic hydrate preflight: {tmp_path}: no videos/ folder and no videos.parquet manifest to check"

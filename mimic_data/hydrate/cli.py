@@ -3,7 +3,7 @@
     mimic hydrate download BENCH_DIR [--url-map SRC=DST] [--cookies cookies.txt] [--sleep 5] [--shard i/N]
     mimic hydrate report BENCH_DIR        # counts by status/platform, coverage per config, sha256 of available ids
     mimic hydrate materialize BENCH_DIR   # rewrite file_name in every config parquet (null where missing)
-    mimic hydrate preflight BENCH_DIR     # missing / zero-byte / truncated / undecodable / audio-only / rotated / VFR
+    mimic hydrate preflight BENCH_DIR     # every file in videos/: missing / zero-byte / truncated / undecodable / ...
     mimic hydrate serve RENDERED_ROOT     # loopback server of rendered synthetic videos (for --url-map)
 
 Videos go to BENCH_DIR/videos/<platform>/<id[:2]>/<id>.mp4 (inside the folder, so `load_dataset(BENCH_DIR, cfg)`
@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+
+from ..cli import existing_folder, non_negative_float, non_negative_int, one_line_errors
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -39,7 +42,15 @@ def _download(args) -> int:
     if not args.no_materialize:
         materialize(args.root)
     print(format_report(report(args.root, manifest=load_manifest(source))))
-    return 1 if summary["stopped_early"] else 0
+    problems = []
+    if summary["failed"]:
+        problems.append(f"{summary['failed']} of the videos tried failed {summary['by_status']}")
+    if summary["stopped_early"]:
+        problems.append("stopped early after consecutive bot checks / rate limits")
+    if problems:
+        print(f"mimic hydrate download: {'; '.join(problems)}; {summary['pending']} still to fetch "
+              "(run it again to resume; `mimic hydrate report` for details)", file=sys.stderr)
+    return 1 if problems else 0
 
 
 def _report(args) -> int:
@@ -53,9 +64,9 @@ def _report(args) -> int:
 
 
 def _materialize(args) -> int:
-    from .report import materialize
+    from .report import hydration_folder, materialize
 
-    print(json.dumps(materialize(args.root), indent=2))
+    print(json.dumps(materialize(hydration_folder(args.root)), indent=2))
     return 0
 
 
@@ -65,6 +76,8 @@ def _preflight(args) -> int:
     from .download import load_manifest
     from .preflight import format_report, preflight
 
+    if not (args.root / "videos").is_dir() and not (args.root / "videos.parquet").exists():
+        raise ValueError(f"{args.root}: no videos/ folder and no videos.parquet manifest to check")
     expected = None
     if (args.root / "videos.parquet").exists():
         expected = [video_relpath(r["platform"], r["video_id"]) for r in load_manifest(args.root)]
@@ -80,6 +93,8 @@ def _serve(args) -> int:
 
     from .server import VideoServer
 
+    if not (args.rendered_root / "videos").is_dir():
+        raise FileNotFoundError(f"{args.rendered_root}: no videos/ folder (serve the --out of `mimic data render`)")
     with VideoServer(args.rendered_root) as server:
         print(f"serving {args.rendered_root} at {server.base_url}/<platform>/<id>.mp4 (Ctrl-C to stop)", flush=True)
         try:
@@ -104,33 +119,36 @@ def register(subparsers) -> None:
     p.add_argument("--max-height", type=int, default=480, help="format cap in pixels [%(default)s]")
     p.add_argument("--cookies", help="Netscape cookies.txt (YouTube bot checks)")
     p.add_argument("--proxy", help="proxy URL passed to yt-dlp")
-    p.add_argument("--sleep", type=float, default=5.0, help="seconds between videos [%(default)s]")
-    p.add_argument("--retries", type=int, default=2, help="in-place retries of a transient failure [%(default)s]")
-    p.add_argument("--backoff", type=float, default=2.0, help="seconds before the first retry, doubling [%(default)s]")
+    p.add_argument("--sleep", type=non_negative_float, default=5.0, help="seconds between videos [%(default)s]")
+    p.add_argument("--retries", type=non_negative_int, default=2,
+                   help="in-place retries of a transient failure [%(default)s]")
+    p.add_argument("--backoff", type=non_negative_float, default=2.0,
+                   help="seconds before the first retry, doubling [%(default)s]")
     p.add_argument("--socket-timeout", type=float, default=30.0, help="[%(default)s]")
-    p.add_argument("--max-consecutive-blocks", type=int, default=5,
+    p.add_argument("--max-consecutive-blocks", type=non_negative_int, default=5,
                    help="stop after this many videos in a row hit bot checks / 429s; 0 = never [%(default)s]")
     p.add_argument("--retry-failed", action="store_true", help="try only videos whose latest attempt failed")
     p.add_argument("--shard", type=_shard, help="i/N: only ids with crc32(id) %% N == i (one machine of N)")
     p.add_argument("--workers", type=int, default=1, help="processes, each with its own sub-shard ledger")
     p.add_argument("--no-materialize", action="store_true", help="do not rewrite file_name afterwards")
-    p.set_defaults(handler=_download)
+    p.set_defaults(handler=one_line_errors("mimic hydrate download", _download))
 
     p = sub.add_parser("report", help="counts by status/platform, coverage per config, available-id sha256")
-    p.add_argument("root", type=Path)
+    p.add_argument("root", type=existing_folder)
     p.add_argument("--json", action="store_true")
-    p.set_defaults(handler=_report)
+    p.set_defaults(handler=one_line_errors("mimic hydrate report", _report))
 
     p = sub.add_parser("materialize", help="rewrite file_name in every config parquet (null where missing)")
-    p.add_argument("root", type=Path)
-    p.set_defaults(handler=_materialize)
+    p.add_argument("root", type=existing_folder)
+    p.set_defaults(handler=one_line_errors("mimic hydrate materialize", _materialize))
 
     p = sub.add_parser("preflight", help="check video files before sampling; a report, never a crash")
-    p.add_argument("root", type=Path)
-    p.add_argument("--min-duration", type=float, default=1.0, help="shorter clips are flagged too_short [%(default)s]")
+    p.add_argument("root", type=existing_folder)
+    p.add_argument("--min-duration", type=non_negative_float, default=1.0,
+                   help="shorter clips are flagged too_short [%(default)s]")
     p.add_argument("--out", help="also write the full report as JSON here")
-    p.set_defaults(handler=_preflight)
+    p.set_defaults(handler=one_line_errors("mimic hydrate preflight", _preflight))
 
     p = sub.add_parser("serve", help="serve rendered synthetic videos on 127.0.0.1 (for --url-map)")
-    p.add_argument("rendered_root", type=Path)
-    p.set_defaults(handler=_serve)
+    p.add_argument("rendered_root", type=existing_folder)
+    p.set_defaults(handler=one_line_errors("mimic hydrate serve", _serve))

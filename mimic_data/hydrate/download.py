@@ -1,7 +1,10 @@
 """User-side hydration: download the videos of a MIMIC-Bench / MIMIC-Data folder (or a URL list) with yt-dlp.
 
 One `YoutubeDL.extract_info(url, download=True)` per video (yt-dlp as a library), format capped at `max_height`
-(mp4 preferred), cookies / proxy / sleep passed through. A download lands as `.<id>.dl.<ext>` next to its final path,
+(mp4 preferred), cookies / proxy / sleep passed through. Every manifest row is checked before anything is fetched (a
+url and a safe id of its platform, `mimic_data.schema.check_video_id`; a hostile manifest is refused whole), and every
+path is built by `video_path`, which resolves it and refuses one outside the root (a planted symlink included).
+A download lands as `.<id>.dl.<ext>` next to its final path,
 is probed (`mimic_data.hydrate.preflight.probe_video`: a file that does not decode is `corrupt`, never `ok`), hashed,
 and only then renamed to `videos/<platform>/<id[:2]>/<id>.mp4` (`mimic_data.render.video_relpath`).
 
@@ -12,8 +15,8 @@ error_class, message, attempt, time_utc, yt_dlp_version, relpath, bytes, sha256,
 vcodec, format_id, elapsed_s. The ok row is written after the rename, so a kill at any point leaves either no ok row
 (the video is redone on resume) or an ok row for a complete, verified file.
 
-Resume: a video whose latest row is ok (and whose file is there with the recorded size) or a permanent failure is
-skipped; never-tried videos and transient failures are tried. `retry_failed=True` tries only videos whose latest row
+Resume: a video whose latest row is ok (and whose file is there with the recorded size and sha256: a file changed
+since its download is "damaged" and fetched again) or a permanent failure is skipped; never-tried videos and transient failures are tried. `retry_failed=True` tries only videos whose latest row
 is a failure (permanent ones included). A transient failure is retried up to `retries` times with exponential
 backoff; bot checks and 429s are not retried in place but count towards the circuit breaker, which stops the run
 after `max_consecutive_blocks` videos in a row end blocked.
@@ -41,6 +44,7 @@ from typing import Any
 
 from ..io import JsonlLedger, file_sha256, latest_by_key, shard_of
 from ..render import video_relpath
+from ..schema import RecordError, check_video_id
 from .preflight import BLOCKING, probe_video
 from .ytdlp_errors import BLOCK_STATUSES, YtDlpLogger, classify_ytdlp_error, is_settled, root_cause
 
@@ -87,12 +91,37 @@ def _not_older(current: dict[str, Any], row: dict[str, Any]) -> bool:
     return (row["time_utc"], row["attempt"]) >= (current["time_utc"], current["attempt"])
 
 
+def video_path(root: str | os.PathLike, platform: Any, video_id: Any) -> Path:
+    """The video's file under root, built only from a safe id (`mimic_data.schema.check_video_id`) and checked to
+    resolve inside root (so neither an id nor a symlinked folder can lead a write or a read outside it)."""
+    try:
+        check_video_id(video_id, platform)
+    except RecordError as exc:
+        raise ValueError(f"refusing to build a path: {exc}") from None
+    root = Path(root).resolve()
+    path = (root / video_relpath(platform, video_id)).resolve()
+    if not path.is_relative_to(root):
+        raise ValueError(f"refusing {platform}/{video_id}: its path {path} resolves outside {root}")
+    return path
+
+
+def file_state(root: Path, row: dict[str, Any]) -> str:
+    """For an ok row: "ok" when its file is there with the recorded size and sha256, else "missing_file" or "damaged"
+    (a file changed after its download is never trusted: resume re-fetches it)."""
+    try:
+        path = video_path(root, row.get("platform"), row.get("video_id"))
+    except ValueError:
+        return "damaged"  # a ledger row naming an unsafe id was not written by this code
+    if row.get("relpath") != video_relpath(row["platform"], row["video_id"]) or not path.is_file():
+        return "missing_file"
+    if path.stat().st_size != row.get("bytes") or file_sha256(path) != row.get("sha256"):
+        return "damaged"
+    return "ok"
+
+
 def is_available(root: Path, row: dict[str, Any] | None) -> bool:
-    """An ok row whose file is still on disk with the recorded size."""
-    if row is None or row.get("status") != "ok":
-        return False
-    path = root / row["relpath"]
-    return path.exists() and path.stat().st_size == row["bytes"]
+    """An ok row whose file is on disk, intact (size and sha256 as recorded at download)."""
+    return row is not None and row.get("status") == "ok" and file_state(root, row) == "ok"
 
 
 def map_url(url: str, url_map: Iterable[tuple[str, str]]) -> str:
@@ -140,10 +169,25 @@ def load_manifest(source: str | os.PathLike) -> list[dict[str, str]]:
     else:
         lines = source.read_text(encoding="utf-8").splitlines()
         rows = rows_from_urls(line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#"))
+    return list({row["video_id"]: row for row in checked_rows(rows, source)}.values())
+
+
+def checked_rows(rows: Iterable[Any], source: Any) -> list[dict[str, str]]:
+    """The manifest rows, each with a url and a safe id of its platform; else a ValueError naming the row.
+
+    Runs before any download: a hostile manifest is refused whole, nothing of it is fetched or written.
+    """
+    checked = []
     for i, row in enumerate(rows):
-        if not row.get("video_id") or not row.get("platform") or not row.get("url"):
-            raise ValueError(f"{source}: row {i} lacks video_id, platform or url: {row}")
-    return list({row["video_id"]: row for row in rows}.values())
+        if not isinstance(row, dict) or not all(isinstance(row.get(key), str) and row[key]
+                                                 for key in ("video_id", "platform", "url")):
+            raise ValueError(f"{source}: row {i} lacks video_id, platform or url: {row!r:.200}")
+        try:
+            check_video_id(row["video_id"], row["platform"])
+        except RecordError as exc:
+            raise ValueError(f"{source}: row {i}: {exc}") from None
+        checked.append(row)
+    return checked
 
 
 def ydl_options(tmp_template: str, options: HydrateOptions) -> dict[str, Any]:
@@ -184,14 +228,17 @@ def _remove_temps(folder: Path, video_id: str) -> None:
 
 def _download(ydl, root: Path, row: dict[str, str], options: HydrateOptions) -> dict[str, Any]:
     """One attempt: download to a temp name, probe, hash, rename. Returns the ledger row without bookkeeping."""
-    relpath = video_relpath(row["platform"], row["video_id"])
-    final = root / relpath
+    result: dict[str, Any] = {"video_id": row["video_id"], "platform": row["platform"], "url": row["url"],
+                              "relpath": video_relpath(row["platform"], row["video_id"]), "status": "ok",
+                              "transient": False, "error_class": None, "message": "", "bytes": None, "sha256": None,
+                              "duration_s": None, "width": None, "height": None, "fps": None, "vcodec": None,
+                              "format_id": None}
+    try:
+        final = video_path(root, row["platform"], row["video_id"])
+    except ValueError as exc:  # e.g. a folder of the layout is a symlink that leads outside root: nothing is fetched
+        return result | {"status": "other", "error_class": "UnsafePath", "message": str(exc)}
     final.parent.mkdir(parents=True, exist_ok=True)
     _remove_temps(final.parent, row["video_id"])  # leftovers of a killed attempt
-    result: dict[str, Any] = {"video_id": row["video_id"], "platform": row["platform"], "url": row["url"],
-                              "relpath": relpath, "status": "ok", "transient": False, "error_class": None,
-                              "message": "", "bytes": None, "sha256": None, "duration_s": None, "width": None,
-                              "height": None, "fps": None, "vcodec": None, "format_id": None}
     # one YoutubeDL serves the partition (building one loads every extractor); yt-dlp reads outtmpl on each download
     ydl.params["outtmpl"]["default"] = str(final.parent / f".{row['video_id']}.dl.%(ext)s")
     try:
@@ -235,7 +282,10 @@ def hydrate_partition(rows: list[dict[str, str]], root: str | os.PathLike, shard
                       options: HydrateOptions | None = None,
                       ydl_factory: Callable[[dict[str, Any]], Any] | None = None) -> list[dict[str, Any]]:
     """Hydrate these rows (all of one shard) into root, appending to the shard's ledger; returns this run's rows."""
+    from tqdm.auto import tqdm
+
     options = options or HydrateOptions()
+    rows = checked_rows(rows, "manifest")
     root = Path(root)
     ledger = JsonlLedger(ledger_path(root, shard))
     latest = latest_rows(root)
@@ -246,17 +296,22 @@ def hydrate_partition(rows: list[dict[str, str]], root: str | os.PathLike, shard
     consecutive_blocks = 0
     if not todo:
         return written
+    progress = tqdm(todo, desc=f"hydrate {shard[0]}/{shard[1]}", unit="video", disable=None)
+    finals: Counter[str] = Counter()
     with factory(ydl_options(str(root / "%(id)s.%(ext)s"), options)) as ydl:
-        for i, row in enumerate(todo):
+        for i, row in enumerate(progress):
             if i and options.sleep > 0:
                 time.sleep(options.sleep)
             result = _hydrate_one(ydl, root, row, options, attempts, ledger, written, version, shard)
+            finals["ok" if result["status"] == "ok" else "failed"] += 1
+            progress.set_postfix(finals, refresh=False)
             consecutive_blocks = consecutive_blocks + 1 if result["status"] in BLOCK_STATUSES else 0
             if options.max_consecutive_blocks and consecutive_blocks >= options.max_consecutive_blocks:
                 log.warning("stopping shard %s: %d videos in a row ended in bot checks / rate limits (last %s); "
                             "pass --cookies, raise --sleep or use --proxy, then resume", shard, consecutive_blocks,
                             row["video_id"])
                 break
+    progress.close()
     return written
 
 
@@ -294,7 +349,7 @@ def hydrate(source: str | os.PathLike | list[dict[str, str]], root: str | os.Pat
     import multiprocessing
 
     options = options or HydrateOptions()
-    rows = source if isinstance(source, list) else load_manifest(source)
+    rows = checked_rows(source, "manifest") if isinstance(source, list) else load_manifest(source)
     if shard is not None:
         rows = [row for row in rows if shard_of(row["video_id"], shard[1]) == shard[0]]
     root = Path(root)
@@ -312,8 +367,10 @@ def hydrate(source: str | os.PathLike | list[dict[str, str]], root: str | os.Pat
         with multiprocessing.get_context("spawn").Pool(workers) as pool:
             written = [row for chunk in pool.map(_run_shard, jobs) for row in chunk]
     pending = _wanted(rows, root, latest_rows(root), retry_failed=False)
+    final_status = {row["video_id"]: row["status"] for row in written}  # each video's last row of this run
     return {"videos": len(rows), "attempts": len(written),
             "by_status": dict(sorted(Counter(r["status"] for r in written).items())),
+            "failed": sum(status != "ok" for status in final_status.values()),
             "pending": len(pending), "stopped_early": _breaker_tripped(written, options.max_consecutive_blocks),
             "elapsed_s": round(time.monotonic() - started, 3)}
 

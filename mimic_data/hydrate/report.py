@@ -10,14 +10,24 @@ from pathlib import Path
 from typing import Any
 
 from ..io import atomic_write_json, write_parquet
-from .download import LEDGER_DIR, is_available, latest_rows, read_ledgers
+from .download import LEDGER_DIR, file_state, is_available, latest_rows, read_ledgers
 
 REPORT_NAME = "report.json"
 
 
-def available_ids(root: str | os.PathLike) -> dict[str, str]:
-    """video_id -> relative path, for videos whose latest ledger row is ok and whose file is intact."""
+def hydration_folder(root: str | os.PathLike) -> Path:
+    """root, when it is a folder with a hydration manifest (videos.parquet) or ledgers; else a FileNotFoundError."""
     root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: no such folder")
+    if not (root / "videos.parquet").is_file() and not any((root / LEDGER_DIR).glob("ledger-*.jsonl")):
+        raise FileNotFoundError(f"{root}: not a hydration folder (no videos.parquet and no {LEDGER_DIR}/ledgers)")
+    return root
+
+
+def available_ids(root: str | os.PathLike) -> dict[str, str]:
+    """video_id -> relative path, for videos whose latest ledger row is ok and whose file is intact (sha256)."""
+    root = hydration_folder(root)
     return {vid: row["relpath"] for vid, row in latest_rows(root).items() if is_available(root, row)}
 
 
@@ -61,12 +71,12 @@ def report(root: str | os.PathLike, manifest: list[dict[str, str]] | None = None
 
     manifest (rows with video_id, platform) adds the never-attempted videos as `pending`.
     """
-    root = Path(root)
+    root = hydration_folder(root)
     latest = latest_rows(root)
-    available = available_ids(root)
+    # an ok row whose file is gone is "missing_file", one whose file changed since its download is "damaged"
+    status = {vid: file_state(root, row) if row["status"] == "ok" else row["status"] for vid, row in latest.items()}
+    available = {vid for vid, st in status.items() if st == "ok"}
     platforms = {vid: row["platform"] for vid, row in latest.items()}
-    status = {vid: ("ok" if vid in available else ("missing_file" if row["status"] == "ok" else row["status"]))
-              for vid, row in latest.items()}
     for row in manifest or ():
         platforms.setdefault(row["video_id"], row["platform"])
         status.setdefault(row["video_id"], "pending")

@@ -17,7 +17,7 @@ from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from ..render import video_relpath
+from .download import video_path
 
 FAULTS = ("404", "403", "429", "429-once", "truncate", "slow", "stall", "garbage")
 
@@ -72,8 +72,11 @@ class VideoServer:
                 fault = server.faults.get(video_id)
                 if fault in ("404", "403", "429") or (fault == "429-once" and seen == 1):
                     return self._status(int(fault[:3]))
-                path = server.root / video_relpath(platform, video_id)
-                if not path.exists():
+                try:  # the same safe-path rule as hydration: an unsafe id is refused before any path is built
+                    path = video_path(server.root, platform, video_id)
+                except ValueError:
+                    return self._status(404)
+                if not path.is_file():
                     return self._status(404)
                 data = os.urandom(4096) if fault == "garbage" else path.read_bytes()
                 if fault == "slow":
