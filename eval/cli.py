@@ -1,11 +1,15 @@
-"""`mimic eval …`: run a model on MIMIC-Bench, write comments for the study, render the leaderboard, export to lmms-eval."""
+"""`mimic eval …`: run a model on MIMIC-Bench, write comments for the study, render the leaderboard, export the
+`evaluate` metric folder and an lmms-eval task folder."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+from pathlib import Path
 
 from .adapters.registry import __doc__ as SPEC_HELP
+from .lmms_export import DEFAULT_DATASET_PATH
 
 CONDITION_HELP = "comma list of video, blind, single_frame, blank"
 
@@ -17,7 +21,8 @@ def _adapter(args):
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, do_sample=args.temperature > 0,
                                   temperature=args.temperature or 1.0, top_p=args.top_p, seed=args.seed)
     return build_adapter(args.model, name=args.name, batch_size=args.batch_size, scoring=args.scoring,
-                         num_frames=args.num_frames, settings=settings, trust_remote_code=args.trust_remote_code)
+                         num_frames=args.num_frames, settings=settings, trust_remote_code=args.trust_remote_code,
+                         dtype=args.dtype, attn_implementation=args.attn_implementation)
 
 
 def _run(args) -> int:
@@ -32,7 +37,24 @@ def _run(args) -> int:
     summary = run_eval(_adapter(args), args.bench, args.out, options)
     summary.pop("results", None)
     print(json.dumps(summary, indent=2))
-    return 0
+    return _errored_exit(args.out, args.allow_errors)
+
+
+def _errored_exit(run_dir: str, allow_errors: bool) -> int:
+    """Non-zero when samples of the run folder still stand as errors (a model call raised): their questions are left
+    out of results.json, so the scores would silently cover less than the plan."""
+    from .harness.samples_log import latest_rows
+
+    errored = [r for r in latest_rows(run_dir).values() if r.get("status") == "error"]
+    if not errored:
+        return 0
+    message = (f"{len(errored)} sample(s) errored in {run_dir} (first: {errored[0].get('error', '?')[:200]}); "
+               "rerun the same command to retry them")
+    if allow_errors:
+        print(f"warning: {message}; scored without them (--allow-errors)", file=sys.stderr)
+        return 0
+    print(f"error: {message}, or pass --allow-errors to accept the partial run", file=sys.stderr)
+    return 1
 
 
 def _generate(args) -> int:
@@ -49,7 +71,13 @@ def _generate(args) -> int:
 def _leaderboard(args) -> int:
     from .leaderboard import write_leaderboard
 
-    paths = write_leaderboard(args.runs, args.out)
+    stray = [run for run in args.runs if not Path(run).is_dir()]
+    if stray:  # e.g. `runs/eval/*` also matches logs and the leaderboard's own files
+        print(f"warning: ignoring {len(stray)} path(s) that are not run folders: {', '.join(stray)}", file=sys.stderr)
+    runs = [run for run in args.runs if Path(run).is_dir()]
+    if not runs:
+        raise FileNotFoundError(f"no run folder among {', '.join(args.runs)}")
+    paths = write_leaderboard(runs, args.out)
     print("\n".join(str(p) for p in paths))
     return 0
 
@@ -57,7 +85,14 @@ def _leaderboard(args) -> int:
 def _export_lmms(args) -> int:
     from .lmms_export import export_lmms_task
 
-    print(export_lmms_task(args.bench, args.out))
+    print(export_lmms_task(args.out, dataset_path=args.dataset_path))
+    return 0
+
+
+def _export_metric(args) -> int:
+    from .standalone import export_metric
+
+    print(export_metric(args.out))
     return 0
 
 
@@ -74,6 +109,9 @@ def _model_args(parser: argparse.ArgumentParser, max_new_tokens: int) -> None:
     parser.add_argument("--top-p", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--trust-remote-code", action="store_true")
+    parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"],
+                        help="weights dtype for hf/mimic-chat models (default: the checkpoint's on CUDA, float32 on CPU)")
+    parser.add_argument("--attn-implementation", help="attention kernel for hf/mimic-chat models, e.g. sdpa")
 
 
 def register(subparsers) -> None:
@@ -89,6 +127,8 @@ def register(subparsers) -> None:
     run.add_argument("--mode", choices=["all", "infer", "score"], default="all")
     run.add_argument("--decode-workers", type=int, default=1, help="background decode threads")
     run.add_argument("--decode-threads", type=int, default=1, help="decoder threads per video")
+    run.add_argument("--allow-errors", action="store_true",
+                     help="exit 0 even when some samples errored (they are left out of the scores)")
     run.set_defaults(handler=_run)
 
     gen = sub.add_parser("generate", help="one comment per bench video (JSONL for `mimic study build`)")
@@ -97,11 +137,17 @@ def register(subparsers) -> None:
     gen.set_defaults(handler=_generate)
 
     board = sub.add_parser("leaderboard", help="paper-style table (Markdown, CSV) and radar/bar PNGs from run folders")
-    board.add_argument("runs", nargs="+", help="run folders holding results.json")
+    board.add_argument("runs", nargs="+", help="run folders holding results.json (other files are skipped)")
     board.add_argument("--out", required=True)
     board.set_defaults(handler=_leaderboard)
 
-    export = sub.add_parser("export-lmms", help="write an lmms-eval task folder (YAML + utils.py) for a bench")
-    export.add_argument("--bench", required=True)
-    export.add_argument("--out", required=True)
+    export = sub.add_parser("export-lmms", help="write a self-contained lmms-eval task folder (YAMLs, utils.py, scorer)")
+    export.add_argument("--out", required=True, help="task folder (pass it to lmms-eval with --include_path)")
+    export.add_argument("--dataset-path", default=DEFAULT_DATASET_PATH,
+                        help="what the YAMLs load: the hydrated bench folder relative to where lmms-eval runs "
+                             "(default %(default)s) or a Hub id (metadata only: no video); never an absolute path")
     export.set_defaults(handler=_export_lmms)
+
+    metric = sub.add_parser("export-metric", help="write the self-contained `evaluate` metric folder")
+    metric.add_argument("--out", required=True, help="folder named mimic_bench (then evaluate.load(OUT))")
+    metric.set_defaults(handler=_export_metric)

@@ -1,4 +1,4 @@
-"""MIMIC-Chat configuration: a TimeSformer-style vision tower, two projectors and a Llama-family language model.
+"""MIMIC-Chat configuration: a video or image vision tower, two projectors and a transformers decoder language model.
 
 Remote code: this file imports only `transformers` (never the rest of the MIMIC-Bench project).
 """
@@ -8,6 +8,12 @@ from transformers import AutoConfig
 from transformers.configuration_utils import PreTrainedConfig, SubConfigSpec
 
 FUSION_MODES = ("token_gate", "xattn_gate")
+
+# Vision towers, by `vision_config.model_type`. Video towers take clips of `vision_config.num_frames` frames (TimeSformer
+# layers and VideoMAE's position table are bound to that count); image towers take one frame at a time. The token
+# layout of each is stated by its adapter in modeling_mimic_chat.py.
+VIDEO_TOWERS = ("timesformer", "videomae")
+IMAGE_TOWERS = ("siglip_vision_model", "clip_vision_model")
 
 # Special tokens of the unified interface Y = LM([VID], phi(V)', [SEP], T) plus the ChatML turn markers.
 VID_START_TOKEN = "[VID]"
@@ -85,22 +91,24 @@ PRESETS = {
 @strict
 class MimicChatConfig(PreTrainedConfig):
     r"""
-    Configuration of [`MimicChatForConditionalGeneration`]: a TimeSformer vision tower shared by a spatial and a
-    temporal branch, one two-layer projector per branch, a fusion step and a Llama-family language model. The defaults
-    give a TimeSformer-base tower (224 x 224, 8 frames) and transformers' default `LlamaConfig`; the sizes of the paper
-    and of the CPU-sized test model are the presets of [`~MimicChatConfig.from_preset`] (`"paper"`, `"tiny"`).
+    Configuration of [`MimicChatForConditionalGeneration`]: a vision tower shared by a spatial and a temporal branch,
+    one two-layer projector per branch, a fusion step and a decoder language model. The defaults give a TimeSformer-base
+    tower (224 x 224, 8 frames) and transformers' default `LlamaConfig`; the sizes of the paper and of the CPU-sized
+    test model are the presets of [`~MimicChatConfig.from_preset`] (`"paper"`, `"tiny"`), and a model from pretrained
+    checkpoints comes from [`~MimicChatForConditionalGeneration.from_pretrained_parts`].
 
     Configuration objects inherit from [`PreTrainedConfig`]; read its documentation for the arguments shared by every
     config (e.g. `output_hidden_states`).
 
     Args:
         text_config (`Union[PreTrainedConfig, dict]`, *optional*, defaults to `LlamaConfig()`):
-            Config of the language model, any Llama-family decoder (built with `AutoModel.from_config`); a dict is
-            read as a `"llama"` config unless it names another `model_type`.
+            Config of the language model, any transformers decoder whose causal-LM class splits into a base model and
+            `lm_head` (Llama, Qwen2/3, Mistral; InternLM2 after `convert_internlm2_to_llama.py`), built with
+            `AutoModel.from_config`; a dict is read as a `"llama"` config unless it names another `model_type`.
         vision_config (`Union[PreTrainedConfig, dict]`, *optional*, defaults to `TimesformerConfig()`):
             Config of the vision tower shared by both branches (built with `AutoModel.from_config`; a dict is read as a
-            `"timesformer"` config). Its `num_frames` must equal `spatial_num_frames`: TimeSformer layers are bound
-            to their frame count, so the temporal branch runs its frames in clips of that size.
+            `"timesformer"` config): a video tower (`timesformer`, `videomae`), which takes clips of its `num_frames`
+            frames, or an image tower (`siglip_vision_model`, `clip_vision_model`), applied to each frame.
         video_token_id (`int`, *optional*, defaults to 5):
             Id of `<|video_pad|>`, the slots the visual tokens are written into (`"token_gate"` fusion).
         vid_start_token_id (`int`, *optional*, defaults to 3):
@@ -108,15 +116,17 @@ class MimicChatConfig(PreTrainedConfig):
         vid_sep_token_id (`int`, *optional*, defaults to 4):
             Id of `[SEP]`, the token that closes the video span.
         spatial_num_frames (`int`, *optional*, defaults to 8):
-            Frames seen by the spatial branch (8 in the paper); must equal `vision_config.num_frames`.
+            Frames seen by the spatial branch (8 in the paper); a multiple of a video tower's `num_frames`.
         temporal_num_frames (`int`, *optional*, defaults to 32):
-            Frames seen by the temporal branch; a multiple of `spatial_num_frames`.
+            Frames seen by the temporal branch; a multiple of `spatial_num_frames` and of a video tower's
+            `num_frames`.
         spatial_pool_grid (`int`, *optional*, defaults to 7):
             The spatial branch averages its patch grid over time, then pools it to `spatial_pool_grid` x
             `spatial_pool_grid` tokens; between 1 and the tower's patch grid (`image_size // patch_size`).
         temporal_pool (`str`, *optional*, defaults to `"frame_mean"`):
             How the temporal branch pools a frame; `"frame_mean"` (the only value) gives one token per temporal
-            frame, the mean over that frame's patches.
+            frame, the mean over that frame's patches (one per tubelet of `vision_config.tubelet_size` frames for
+            VideoMAE).
         projector_hidden_act (`str`, *optional*, defaults to `"gelu"`):
             Activation between the two linear layers of each projector (a key of `transformers.activations.ACT2FN`).
         fusion_mode (`str`, *optional*, defaults to `"token_gate"`):
@@ -136,6 +146,11 @@ class MimicChatConfig(PreTrainedConfig):
             loaded (projectors, gates and cross-attention blocks always train).
         tie_word_embeddings (`bool`, *optional*, defaults to `False`):
             Whether `lm_head` shares its weight with the language model's input embeddings.
+        vision_image_mean (`list[float]`, *optional*):
+            Per-channel mean the video processor normalises frames with: the vision tower's own (SigLIP 0.5, CLIP's
+            OpenAI mean); `None` means ImageNet's, which the TimeSformer and VideoMAE checkpoints use.
+        vision_image_std (`list[float]`, *optional*):
+            Per-channel standard deviation, as `vision_image_mean`.
         initializer_range (`float`, *optional*, defaults to 0.02):
             Standard deviation of the normal initialiser for the weights MIMIC-Chat adds itself (`lm_head`,
             cross-attention blocks); the projectors keep PyTorch's default init, and the vision tower and language
@@ -195,6 +210,8 @@ class MimicChatConfig(PreTrainedConfig):
     freeze_vision: bool = True
     freeze_language_model: bool = True
     tie_word_embeddings: bool = False
+    vision_image_mean: list[float] | None = None
+    vision_image_std: list[float] | None = None
     initializer_range: float = 0.02
 
     def validate_architecture(self):
@@ -203,11 +220,18 @@ class MimicChatConfig(PreTrainedConfig):
             raise ValueError(f"fusion_mode must be one of {FUSION_MODES}, got {self.fusion_mode!r}")
         if self.temporal_pool != "frame_mean":
             raise ValueError(f"temporal_pool must be 'frame_mean', got {self.temporal_pool!r}")
-        if self.vision_config.num_frames != self.spatial_num_frames:
+        tower = self.vision_config.model_type
+        if tower not in VIDEO_TOWERS + IMAGE_TOWERS:
             raise ValueError(
-                f"vision_config.num_frames ({self.vision_config.num_frames}) must equal spatial_num_frames "
-                f"({self.spatial_num_frames}): TimeSformer layers are bound to their frame count"
+                f"vision tower {tower!r} is not supported; use one of {VIDEO_TOWERS + IMAGE_TOWERS} (for a full CLIP or "
+                "SigLIP checkpoint, its vision_config)"
             )
+        for name in ("spatial_num_frames", "temporal_num_frames"):
+            if getattr(self, name) % self.tower_clip_len:
+                raise ValueError(
+                    f"{name} ({getattr(self, name)}) must be a multiple of vision_config.num_frames "
+                    f"({self.tower_clip_len}): the {tower} tower is bound to clips of that many frames"
+                )
         if self.temporal_num_frames % self.spatial_num_frames:
             raise ValueError(
                 f"temporal_num_frames ({self.temporal_num_frames}) must be a multiple of spatial_num_frames "
@@ -218,12 +242,22 @@ class MimicChatConfig(PreTrainedConfig):
             raise ValueError(f"spatial_pool_grid must be in [1, {patch_grid}], got {self.spatial_pool_grid}")
 
     @property
+    def tower_clip_len(self) -> int:
+        """Frames the vision tower takes at once: a video tower's `num_frames`, 1 for an image tower."""
+        return self.vision_config.num_frames if self.vision_config.model_type in VIDEO_TOWERS else 1
+
+    @property
+    def tower_time_stride(self) -> int:
+        """Frames per temporal token of the tower's output (VideoMAE's tubelet size; 1 for the others)."""
+        return getattr(self.vision_config, "tubelet_size", 1) if self.vision_config.model_type == "videomae" else 1
+
+    @property
     def num_spatial_tokens(self) -> int:
         return self.spatial_pool_grid**2
 
     @property
     def num_temporal_tokens(self) -> int:
-        return self.temporal_num_frames
+        return self.temporal_num_frames // self.tower_time_stride
 
     @property
     def num_video_tokens(self) -> int:
@@ -244,15 +278,26 @@ class MimicChatConfig(PreTrainedConfig):
         for sub in ("text_config", "vision_config"):
             preset[sub] = {**preset[sub], **overrides.pop(sub, {})}
         if tokenizer is not None:
-            preset["text_config"]["vocab_size"] = len(tokenizer)
-            preset["text_config"]["pad_token_id"] = tokenizer.pad_token_id
-            preset["text_config"]["eos_token_id"] = tokenizer.convert_tokens_to_ids(IM_END_TOKEN)
-            preset["video_token_id"] = tokenizer.convert_tokens_to_ids(VIDEO_PAD_TOKEN)
-            preset["vid_start_token_id"] = tokenizer.convert_tokens_to_ids(VID_START_TOKEN)
-            preset["vid_sep_token_id"] = tokenizer.convert_tokens_to_ids(VID_SEP_TOKEN)
+            text_ids, ids = special_token_ids(tokenizer)
+            preset["text_config"].update(vocab_size=len(tokenizer), **text_ids)
+            preset.update(ids)
         preset["text_config"]["model_type"] = "llama"
         preset["vision_config"]["model_type"] = "timesformer"
         return cls(**{**preset, **overrides})
+
+
+def special_token_ids(tokenizer) -> tuple[dict, dict]:
+    """(text_config fields, MimicChatConfig fields) that follow a tokenizer holding MIMIC-Chat's special tokens."""
+    missing = [token for token in (IM_END_TOKEN, VIDEO_PAD_TOKEN, VID_START_TOKEN, VID_SEP_TOKEN)
+               if token not in tokenizer.get_vocab()]
+    if missing or tokenizer.pad_token_id is None:
+        raise ValueError(f"the tokenizer lacks MIMIC-Chat's special tokens {missing or ['a pad token']}; add them "
+                         "first (mimic_train.tokenizer.add_special_tokens)")
+    text = {"pad_token_id": tokenizer.pad_token_id, "eos_token_id": tokenizer.convert_tokens_to_ids(IM_END_TOKEN)}
+    ids = {"video_token_id": tokenizer.convert_tokens_to_ids(VIDEO_PAD_TOKEN),
+           "vid_start_token_id": tokenizer.convert_tokens_to_ids(VID_START_TOKEN),
+           "vid_sep_token_id": tokenizer.convert_tokens_to_ids(VID_SEP_TOKEN)}
+    return text, ids
 
 
 __all__ = ["MimicChatConfig"]

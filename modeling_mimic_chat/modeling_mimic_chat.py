@@ -1,22 +1,27 @@
-"""MIMIC-Chat: a spatial-temporal dual-branch video encoder feeding a Llama-family LM, Y = LM([VID], phi(V)', [SEP], T).
+"""MIMIC-Chat: a spatial-temporal dual-branch video encoder feeding a decoder LM, Y = LM([VID], phi(V)', [SEP], T).
 
 Remote code: imports only torch/transformers and its sibling files (never the rest of the MIMIC-Bench project).
 """
 
+import json
 from dataclasses import dataclass
 from functools import partial
 
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import AutoModel, GenerationMixin, PreTrainedModel
+from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, GenerationMixin, PreTrainedModel
 from transformers import initialization as init
 from transformers.activations import ACT2FN
 from transformers.modeling_layers import GradientCheckpointingLayer
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+from transformers.models.auto.modeling_auto import MODEL_MAPPING
+from transformers.utils import cached_file, logging
 
-from .configuration_mimic_chat import MimicChatConfig
+from .configuration_mimic_chat import IMAGE_TOWERS, MimicChatConfig, special_token_ids
 from .frames_mimic_chat import segment_centres
+
+logger = logging.get_logger(__name__)
 
 
 @dataclass
@@ -43,6 +48,79 @@ def count_parameters(model: nn.Module) -> dict[str, int]:
         else:
             frozen += parameter.numel()
     return {"trainable": trainable, "frozen": frozen, "total": trainable + frozen}
+
+
+# ----------------------------------------------------------------------------------------------- vision tower adapters
+# Each turns clips (n, clip_len, 3, H, W) into patch tokens laid out as (n, patches, frames, width), where `frames` is
+# clip_len / the tower's time stride, in time order, and `patches` the (image_size / patch_size)^2 grid, row-major.
+
+
+def _timesformer_tokens(tower, clips: torch.Tensor, num_patches: int) -> torch.Tensor:
+    """TimeSformer: last_hidden_state (n, 1 + patches * frames, width), CLS first, then patch-major, time-minor."""
+    tokens = tower(pixel_values=clips).last_hidden_state[:, 1:]  # drop CLS
+    return tokens.reshape(clips.shape[0], num_patches, -1, tokens.shape[-1])
+
+
+def _videomae_tokens(tower, clips: torch.Tensor, num_patches: int) -> torch.Tensor:
+    """VideoMAE: last_hidden_state (n, tubelets * patches, width), no CLS, tubelet-major (one patch grid per
+    `tubelet_size` frames)."""
+    tokens = tower(pixel_values=clips).last_hidden_state
+    return tokens.reshape(clips.shape[0], -1, num_patches, tokens.shape[-1]).transpose(1, 2)
+
+
+def _image_tokens(tower, clips: torch.Tensor, num_patches: int) -> torch.Tensor:
+    """SigLIP / CLIP ViT, one frame at a time: last_hidden_state (n, prefix + patches, width); CLIP's prefix is its
+    CLS token, SigLIP has none."""
+    tokens = tower(pixel_values=clips[:, 0]).last_hidden_state
+    return tokens[:, tokens.shape[1] - num_patches :].unsqueeze(2)
+
+
+TOWER_ADAPTERS = {
+    "timesformer": _timesformer_tokens,
+    "videomae": _videomae_tokens,
+    **dict.fromkeys(IMAGE_TOWERS, _image_tokens),
+}
+
+
+def _tower_attention(vision_config) -> None:
+    """Run the tower with the requested attention when its class supports it, else eager (TimeSformer has only eager),
+    so one `attn_implementation="sdpa"` serves the LM and any tower."""
+    requested = vision_config._attn_implementation
+    if requested in (None, "eager"):
+        return
+    tower_class = MODEL_MAPPING[type(vision_config)]
+    if "flash" in requested:
+        supported = tower_class._supports_flash_attn
+    elif "flex" in requested:
+        supported = tower_class._supports_flex_attn
+    else:
+        supported = requested == "sdpa" and tower_class._supports_sdpa
+    if not supported:
+        logger.warning_once(f"{tower_class.__name__} has no {requested!r} attention; the vision tower runs eager")
+        vision_config._attn_implementation = "eager"
+
+
+def _tower_normalisation(vision: str) -> dict:
+    """`vision_image_mean` / `vision_image_std` from a tower checkpoint's preprocessor_config.json ({} without one)."""
+    path = cached_file(vision, "preprocessor_config.json", _raise_exceptions_for_missing_entries=False)
+    if path is None:
+        return {}
+    stats = json.loads(open(path).read())
+    return {f"vision_{key}": stats[key] for key in ("image_mean", "image_std") if key in stats}
+
+
+def _resize_embeddings_to_mean(causal_lm, vocab_size: int, new_token_ids) -> None:
+    """Grow the LM's input (and untied output) embeddings to `vocab_size` rows; every new token's rows are set to the
+    mean of the rows below the first new id (the tokens the LM was trained with), so they start as an average token."""
+    if vocab_size > causal_lm.get_input_embeddings().weight.shape[0]:
+        causal_lm.resize_token_embeddings(vocab_size, mean_resizing=False)
+    new_token_ids = sorted(new_token_ids)
+    if not new_token_ids:
+        return
+    weights = {id(m.weight): m.weight for m in (causal_lm.get_input_embeddings(), causal_lm.get_output_embeddings())}
+    with torch.no_grad():
+        for weight in weights.values():
+            weight[new_token_ids] = weight[: new_token_ids[0]].float().mean(dim=0).to(weight.dtype)
 
 
 class MimicChatProjector(nn.Module):
@@ -132,7 +210,7 @@ class MimicChatPreTrainedModel(PreTrainedModel):
     _supports_sdpa = True
     _supports_flash_attn = True
     _supports_attention_backend = True
-    _no_split_modules = ["LlamaDecoderLayer", "TimesformerLayer", "MimicGatedXAttnBlock"]
+    _no_split_modules = ["MimicGatedXAttnBlock"]  # post_init adds the LM's and the tower's own (decoder layers, ...)
     _skip_keys_device_placement = ["cache"]
 
     def enable_input_require_grads(self):
@@ -167,6 +245,7 @@ class MimicChatModel(MimicChatPreTrainedModel):
 
     def __init__(self, config: MimicChatConfig):
         super().__init__(config)
+        _tower_attention(config.vision_config)
         self.vision_tower = AutoModel.from_config(config.vision_config)
         self.spatial_projector = MimicChatProjector(config)
         self.temporal_projector = MimicChatProjector(config)
@@ -188,13 +267,15 @@ class MimicChatModel(MimicChatPreTrainedModel):
     def set_input_embeddings(self, value):
         self.language_model.set_input_embeddings(value)
 
-    def _encode_clips(self, clips: torch.Tensor) -> torch.Tensor:
-        """TimeSformer on clips of `spatial_num_frames` frames -> patch tokens (clips, patches, frames, width)."""
+    def _encode_clips(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, F, 3, H, W) frames -> patch tokens (clips, patches, frames per clip, width), the tower run on clips of
+        `config.tower_clip_len` frames (B * F / clip_len clips) through its adapter."""
+        config = self.config
+        clips = frames.to(self.vision_tower.dtype).reshape(-1, config.tower_clip_len, *frames.shape[2:])
+        num_patches = (config.vision_config.image_size // config.vision_config.patch_size) ** 2
         tower_trainable = any(parameter.requires_grad for parameter in self.vision_tower.parameters())
         with torch.set_grad_enabled(torch.is_grad_enabled() and tower_trainable):
-            tokens = self.vision_tower(pixel_values=clips).last_hidden_state[:, 1:]  # drop CLS
-        # TimeSformer orders tokens patch-major, then time.
-        return tokens.reshape(clips.shape[0], -1, clips.shape[1], tokens.shape[-1])
+            return TOWER_ADAPTERS[config.vision_config.model_type](self.vision_tower, clips, num_patches)
 
     def get_video_features(
         self, pixel_values_videos: torch.Tensor, pixel_values_spatial: torch.Tensor | None = None
@@ -209,25 +290,25 @@ class MimicChatModel(MimicChatPreTrainedModel):
         """Pooled vision-tower tokens before the projectors: (B, grid^2, vision width) and (B, T, vision width).
 
         pixel_values_videos: (B, T, 3, H, W) temporal frames. pixel_values_spatial: (B, 8, 3, H, W); when absent, the
-        spatial frames are taken from the temporal ones at segment centres.
+        spatial frames are taken from the temporal ones at segment centres. T / tower_time_stride temporal tokens.
         """
         config = self.config
-        clip_len, num_temporal = config.spatial_num_frames, config.temporal_num_frames
-        tower_dtype = self.vision_tower.dtype
+        num_temporal = config.temporal_num_frames
         batch = pixel_values_videos.shape[0]
         if pixel_values_videos.shape[1] != num_temporal:
             raise ValueError(
                 f"pixel_values_videos has {pixel_values_videos.shape[1]} frames; config wants {num_temporal}"
             )
         if pixel_values_spatial is None:
-            pixel_values_spatial = pixel_values_videos[:, segment_centres(num_temporal, clip_len)]
-        spatial = self._encode_clips(pixel_values_spatial.to(tower_dtype)).mean(dim=2)  # mean over time
+            pixel_values_spatial = pixel_values_videos[:, segment_centres(num_temporal, config.spatial_num_frames)]
+        # Mean over all frames of a video: its clips are gathered along the frame axis first (a view for one clip).
+        spatial = self._encode_clips(pixel_values_spatial).unflatten(0, (batch, -1)).transpose(1, 2).flatten(2, 3)
+        spatial = spatial.mean(dim=2)
         grid = config.vision_config.image_size // config.vision_config.patch_size
         spatial = spatial.transpose(1, 2).reshape(batch, -1, grid, grid)
         spatial = F.adaptive_avg_pool2d(spatial, config.spatial_pool_grid).flatten(2).transpose(1, 2)
-        clips = pixel_values_videos.to(tower_dtype).reshape(-1, clip_len, *pixel_values_videos.shape[2:])
-        temporal = self._encode_clips(clips).mean(dim=1).reshape(batch, num_temporal, -1)  # mean over patches
-        return spatial, temporal
+        temporal = self._encode_clips(pixel_values_videos).mean(dim=1)  # mean over patches
+        return spatial, temporal.reshape(batch, config.num_temporal_tokens, -1)
 
     def forward(
         self,
@@ -302,6 +383,51 @@ class MimicChatForConditionalGeneration(MimicChatPreTrainedModel, GenerationMixi
         loaded = super().from_pretrained(*args, **kwargs)
         (loaded[0] if isinstance(loaded, tuple) else loaded).apply_freeze_flags()
         return loaded
+
+    @classmethod
+    def from_pretrained_parts(
+        cls,
+        lm: str,
+        vision: str,
+        tokenizer=None,
+        new_token_ids=(),
+        dtype: str | torch.dtype = "auto",
+        attn_implementation: str | dict | None = None,
+        **config_kwargs,
+    ) -> "MimicChatForConditionalGeneration":
+        """A MIMIC-Chat whose language model and vision tower are pretrained checkpoints (folders or Hub ids).
+
+        lm: any causal LM transformers loads natively (Llama, Qwen2/3, Mistral; InternLM2 after
+        `convert_internlm2_to_llama.py`). vision: a TimeSformer or VideoMAE checkpoint (a video classifier is fine: its
+        head is dropped), or a SigLIP / CLIP checkpoint (full or vision-only). tokenizer: the LM's tokenizer holding
+        MIMIC-Chat's special tokens; the embeddings grow to it and the rows of `new_token_ids` start at the mean of
+        the LM's own rows. dtype: one dtype for the whole model, "auto" = the LM checkpoint's. The projectors, gates and
+        cross-attention blocks are new (initialised as in a fresh model: seed torch first for a reproducible start);
+        `config_kwargs` set any other `MimicChatConfig` field (frame counts, `spatial_pool_grid`, `fusion_mode`, ...).
+        """
+        causal_lm = AutoModelForCausalLM.from_pretrained(lm, dtype=dtype)
+        vision_config = AutoConfig.from_pretrained(vision)
+        vision_config = getattr(vision_config, "vision_config", None) or vision_config  # full CLIP / SigLIP
+        tower = AutoModel.from_pretrained(vision, config=vision_config, dtype=causal_lm.dtype)
+        text_config = causal_lm.config
+        ids = {}
+        if tokenizer is not None:
+            _resize_embeddings_to_mean(causal_lm, len(tokenizer), new_token_ids)
+            text_ids, ids = special_token_ids(tokenizer)
+            for key, value in text_ids.items():
+                setattr(text_config, key, value)
+        config = MimicChatConfig(
+            text_config=text_config.to_dict(),
+            vision_config=tower.config.to_dict(),
+            tie_word_embeddings=bool(getattr(text_config, "tie_word_embeddings", False)),
+            **{**_tower_normalisation(vision), **ids, **config_kwargs},
+        )
+        state = {f"model.language_model.{k}": v for k, v in causal_lm.base_model.state_dict().items()}
+        state.update({f"lm_head.{k}": v for k, v in causal_lm.get_output_embeddings().state_dict().items()})
+        state.update({f"model.vision_tower.{k}": v for k, v in tower.state_dict().items()})
+        return cls.from_pretrained(
+            None, config=config, state_dict=state, dtype=causal_lm.dtype, attn_implementation=attn_implementation
+        )
 
     def apply_freeze_flags(self) -> None:
         """Freeze per config: the vision tower (`freeze_vision`) and the base LM + lm_head (`freeze_language_model`).

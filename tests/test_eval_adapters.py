@@ -57,6 +57,16 @@ def test_identity_names_the_weights(model_folder):
     assert identity["weights"] and identity["class"].endswith("ForConditionalGeneration")
 
 
+def test_dtype_and_attention_options_reach_the_loaded_model_and_the_identity(model_folder):
+    adapter = build_adapter(model_folder, num_frames=4, dtype="bfloat16", attn_implementation="sdpa")
+    assert {p.dtype for p in adapter.model.parameters()} == {torch.bfloat16}
+    assert adapter.model.config._attn_implementation == "sdpa"
+    identity = adapter.identity()
+    assert (identity["dtype"], identity["attn_implementation"]) == ("bfloat16", "sdpa")
+    assert "dtype" not in build_adapter(model_folder, num_frames=4).identity()  # unset: old run caches stay valid
+    assert adapter.answer([McqRequest(PROMPTS[0], frames_for(adapter))])[0].response is not None
+
+
 def test_random_baseline_is_seeded_uniform_and_process_independent():
     prompts = [McqRequest(f"question {i}", None) for i in range(800)]
     letters = [a.letter for a in build_adapter("random:7").answer(prompts)]

@@ -101,8 +101,10 @@ def test_tokenizer_is_deterministic_with_fixed_special_ids():
 
 
 def test_config_rejects_frame_counts_timesformer_cannot_take():
-    with pytest.raises(Exception, match="multiple of spatial_num_frames"):
+    with pytest.raises(Exception, match="temporal_num_frames .12. must be a multiple of vision_config.num_frames"):
         MimicChatConfig.from_preset("tiny", temporal_num_frames=12)
+    with pytest.raises(Exception, match="multiple of spatial_num_frames"):
+        MimicChatConfig.from_preset("tiny", temporal_num_frames=20, vision_config={"num_frames": 4})
     with pytest.raises(Exception, match="multiple of vision_config.num_frames"):
         MimicChatConfig.from_preset("tiny", vision_config={"num_frames": 3})
     with pytest.raises(Exception, match="vision tower 'vit' is not supported"):

@@ -43,3 +43,26 @@ def test_two_process_cpu_ddp_trains_and_saves(tmp_path):
     logged_steps = [json.loads(line)["step"] for line in (run / LOG_FILE).read_text().splitlines()]
     assert logged_steps == [1, 2, 2]
     assert "trainable parameters:" in completed.stdout and completed.stdout.count("trainable parameters:") == 1
+
+
+def test_gpu_launch_configs_agree_with_the_paper_recipe(tmp_path, capsys):
+    import yaml
+
+    from mimic_train.sft import effective_batch, parse_recipe
+
+    train_dir = Path(__file__).parents[1] / "train"
+    recipe = parse_recipe(["--config", str(train_dir / "configs" / "paper_lora.yaml"), "--model_name_or_path", "tiny",
+                           "--output_dir", str(tmp_path)])
+    training = recipe.training
+    assert recipe.model.dtype == "bfloat16" and recipe.model.attn_implementation == "sdpa" and training.bf16
+    launchers = {path.stem: yaml.safe_load(path.read_text()) for path in (train_dir / "accelerate").glob("*.yaml")}
+    assert {"deepspeed_zero2", "deepspeed_zero3", "fsdp"} <= set(launchers)
+    for name, launcher in launchers.items():
+        assert launcher["mixed_precision"] == "bf16", name
+        deepspeed = launcher.get("deepspeed_config")
+        if deepspeed:  # the Trainer raises when DeepSpeed's values differ from its arguments
+            assert deepspeed["gradient_accumulation_steps"] == training.gradient_accumulation_steps == 8, name
+            assert deepspeed["gradient_clipping"] == training.max_grad_norm, name
+    assert launchers["deepspeed_zero3"]["deepspeed_config"]["zero_stage"] == 3
+    assert launchers["fsdp"]["fsdp_config"]["fsdp_auto_wrap_policy"] == "TRANSFORMER_BASED_WRAP"
+    assert effective_batch(training) == "effective batch 32 = 4 per device x 8 accumulation steps x 1 processes"

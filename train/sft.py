@@ -5,7 +5,8 @@ and then from command-line flags (`--learning_rate 3e-4`); a flag wins over the 
 
     ScriptArguments  the SFT data folder the run reads, a wall-clock cap, resume
     DataArguments    how `mimic train data` (and the demo) build that folder from the training pool
-    ModelArguments   the start: a preset with random weights or a MIMIC-Chat folder; vocabulary, fusion, freezing
+    ModelArguments   the start: a preset with random weights or a MIMIC-Chat folder (`mimic train init` composes one
+                     from a pretrained LM and vision tower); vocabulary, fusion, freezing, dtype, attention
     LoraArguments    peft LoRA on the language model's attention (TRL's `use_peft` / `lora_*` names)
     MimicSFTConfig   `trl.SFTConfig` with this project's defaults
 
@@ -32,7 +33,7 @@ from trl import SFTConfig, SFTTrainer, TrlParser
 from mimic_data.io import append_jsonl, atomic_write_json
 from mimic_train.collator import SFTCollator, VideoFrameLoader
 from mimic_train.sft_data import SFT_FILE, build_sft_data, parse_warmup_block
-from mimic_train.tokenizer import build_tokenizer
+from mimic_train.tokenizer import add_special_tokens, build_tokenizer
 from modeling_mimic_chat.configuration_mimic_chat import PRESETS, MimicChatConfig
 from modeling_mimic_chat.export import build_processor, save_for_hub
 from modeling_mimic_chat.modeling_mimic_chat import MimicChatForConditionalGeneration, count_parameters
@@ -83,13 +84,43 @@ class DataArguments:
         return {**asdict(self), "warmup": [parse_warmup_block(block) for block in self.warmup]}
 
 
+class InitError(ValueError):
+    """A start the run cannot load; the message is one line that names the fix."""
+
+
+def check_init(init: str) -> None:
+    """Refuse a `model_name_or_path` that is neither a preset nor a saved MIMIC-Chat folder (never a silent random
+    model): a missing path, or a folder of another model (e.g. the LM or tower checkpoint itself)."""
+    if init in PRESETS:
+        return
+    compose = "compose one with `mimic train init --lm LM --vision TOWER --out DIR` and pass DIR"
+    config_file = Path(init) / "config.json"
+    if not config_file.is_file():
+        raise InitError(f"model_name_or_path {init!r} is not a folder with a config.json: name a preset "
+                        f"({', '.join(PRESETS)}: random weights) or a MIMIC-Chat folder ({compose})")
+    model_type = json.loads(config_file.read_text()).get("model_type")
+    if model_type != MimicChatConfig.model_type:
+        raise InitError(f"model_name_or_path {init!r} holds a {model_type!r} checkpoint, not a MIMIC-Chat folder: "
+                        f"{compose}")
+
+
+DTYPES = ("auto", "float32", "bfloat16", "float16")
+
+
 @dataclass
 class ModelArguments:
     """The model a run starts from; it is saved once as `<output_dir>/base`."""
 
     model_name_or_path: str = field(default="tiny", metadata={
-        "help": f"A preset ({', '.join(PRESETS)}: random weights and a byte-level BPE trained on the SFT texts) or a "
-                "MIMIC-Chat folder."})
+        "help": f"A preset ({', '.join(PRESETS)}: an explicit random start, with a byte-level BPE trained on the SFT "
+                "texts) or a MIMIC-Chat folder (`mimic train init --lm LM --vision TOWER --out DIR` composes one from "
+                "pretrained checkpoints). Anything else is refused."})
+    dtype: Literal["auto", "float32", "bfloat16", "float16"] = field(default="auto", metadata={
+        "help": "Weights dtype of the start, kept in <output_dir>/base (bf16 stays bf16): auto = a folder's saved "
+                "dtype, float32 for a preset. Independent of `bf16` (autocast)."})
+    attn_implementation: str | None = field(default=None, metadata={
+        "help": "Attention kernel of the language model (sdpa, flash_attention_2, eager); the vision tower uses it "
+                "when it has one, else eager (TimeSformer). Default: transformers' choice (sdpa where possible)."})
     vocab_size: int = field(default=4000, metadata={
         "help": "Tokenizer size for a preset start (a small corpus may give fewer tokens)."})
     fusion_mode: Literal["token_gate", "xattn_gate"] = field(default="token_gate", metadata={
@@ -104,6 +135,7 @@ class ModelArguments:
     def __post_init__(self):
         if isinstance(self.model_overrides, str):
             self.model_overrides = json.loads(self.model_overrides)
+        check_init(self.model_name_or_path)
 
 
 @dataclass
@@ -191,7 +223,8 @@ def run_record(recipe: Recipe) -> dict[str, Any]:
         "out_dir": training.output_dir,
         "model": {"init": model.model_name_or_path, "vocab_size": model.vocab_size, "fusion_mode": model.fusion_mode,
                   "freeze_vision": model.freeze_vision, "freeze_language_model": model.freeze_language_model,
-                  "overrides": model.model_overrides},
+                  "overrides": model.model_overrides, "dtype": model.dtype,
+                  "attn_implementation": model.attn_implementation},
         "lora": {"enabled": lora.use_peft, "r": lora.lora_r, "alpha": lora.lora_alpha, "dropout": lora.lora_dropout,
                  "target_modules": lora.lora_target_modules, "modules_to_save": lora.lora_modules_to_save},
         "training": json.loads(training.to_json_string()),
@@ -201,9 +234,15 @@ def run_record(recipe: Recipe) -> dict[str, Any]:
 
 # -------------------------------------------------------------------------------------------------------------- model
 
-def load_mimic_chat(folder: str | Path, freeze_vision: bool | None = None, freeze_language_model: bool | None = None):
-    """(model, processor) from a saved MIMIC-Chat folder, with the freeze flags optionally replaced."""
-    model = MimicChatForConditionalGeneration.from_pretrained(folder)
+def load_mimic_chat(folder: str | Path, freeze_vision: bool | None = None, freeze_language_model: bool | None = None,
+                    dtype: str = "auto", attn_implementation: str | None = None):
+    """(model, processor) from a saved MIMIC-Chat folder, with the freeze flags optionally replaced.
+
+    dtype "auto" keeps the saved dtype; `attn_implementation` goes to the LM and, where it has the kernel, the tower.
+    """
+    check_init(str(folder))
+    model = MimicChatForConditionalGeneration.from_pretrained(folder, dtype=dtype,
+                                                              attn_implementation=attn_implementation)
     # The processor follows the model's config (frame counts, size, video tokens); only the tokenizer is read back.
     processor = build_processor(model.config, PreTrainedTokenizerFast.from_pretrained(folder))
     if freeze_vision is not None:
@@ -217,7 +256,8 @@ def load_mimic_chat(folder: str | Path, freeze_vision: bool | None = None, freez
 def initial_model(args: ModelArguments, run_dir: Path, texts: Iterable[str], seed: int):
     """(model, processor) for a run: reloaded from `<run>/base` when it exists (resume), else built and saved there.
 
-    Saving the start once means resuming and exporting rebuild exactly the same base, even from random weights.
+    Saving the start once means resuming and exporting rebuild exactly the same base, even from random weights. The
+    base keeps `args.dtype`, so a bf16 start stays bf16 through training and export.
     """
     base = run_dir / BASE_DIR
     flags = {"freeze_vision": args.freeze_vision, "freeze_language_model": args.freeze_language_model}
@@ -228,15 +268,34 @@ def initial_model(args: ModelArguments, run_dir: Path, texts: Iterable[str], see
             config = MimicChatConfig.from_preset(init, tokenizer=tokenizer, fusion_mode=args.fusion_mode, **flags,
                                                  **dict(args.model_overrides))
             torch.manual_seed(seed)
-            model = MimicChatForConditionalGeneration(config)
+            model = MimicChatForConditionalGeneration(config)  # built in float32: the same draw for every dtype
+            if args.dtype != "auto":
+                model.to(getattr(torch, args.dtype))
             processor = build_processor(config, tokenizer)
-        elif Path(init).is_dir():
-            model, processor = load_mimic_chat(init, **flags)
         else:
-            raise ValueError(f"model_name_or_path {init!r} is neither a preset ({sorted(PRESETS)}) nor a MIMIC-Chat "
-                             "folder")
+            model, processor = load_mimic_chat(init, **flags, dtype=args.dtype)
         save_for_hub(model, processor, base)
-    return load_mimic_chat(base, **flags)
+    return load_mimic_chat(base, **flags, attn_implementation=args.attn_implementation)
+
+
+def init_from_parts(lm: str, vision: str, out_dir: str | Path, tokenizer: str | None = None, dtype: str = "auto",
+                    seed: int = 0, **config_kwargs) -> Path:
+    """`mimic train init`: a MIMIC-Chat folder at `out_dir` from a pretrained causal LM and vision tower (folders or Hub
+    ids), ready as a run's `model_name_or_path`.
+
+    The LM's tokenizer (or `tokenizer`'s, e.g. the InternLM2 original next to a converted LM) gains the special tokens,
+    the embeddings grow with new rows at the mean, the projectors and gates start from `seed`; `config_kwargs` are
+    `MimicChatConfig` fields (frame counts, spatial_pool_grid, fusion_mode, freeze flags).
+    """
+    from transformers import AutoTokenizer
+
+    text_tokenizer = AutoTokenizer.from_pretrained(tokenizer or lm)
+    new_token_ids = add_special_tokens(text_tokenizer)
+    torch.manual_seed(seed)
+    model = MimicChatForConditionalGeneration.from_pretrained_parts(
+        lm, vision, tokenizer=text_tokenizer, new_token_ids=new_token_ids,
+        dtype=dtype if dtype == "auto" else getattr(torch, dtype), **config_kwargs)
+    return save_for_hub(model, build_processor(model.config, text_tokenizer), out_dir)
 
 
 def peft_config(args: LoraArguments, fusion_mode: str) -> LoraConfig | None:
@@ -249,6 +308,13 @@ def peft_config(args: LoraArguments, fusion_mode: str) -> LoraConfig | None:
     return LoraConfig(r=args.lora_r, lora_alpha=args.lora_alpha, lora_dropout=args.lora_dropout,
                       target_modules=args.lora_target_modules, modules_to_save=list(args.lora_modules_to_save),
                       bias="none")
+
+
+def effective_batch(training: MimicSFTConfig) -> str:
+    """The rows behind one optimizer step, printed when training starts (accelerate configs set the process count)."""
+    per_step = training.per_device_train_batch_size * training.gradient_accumulation_steps * training.world_size
+    return (f"effective batch {per_step} = {training.per_device_train_batch_size} per device x "
+            f"{training.gradient_accumulation_steps} accumulation steps x {training.world_size} processes")
 
 
 def trainable_summary(model) -> str:
@@ -346,6 +412,7 @@ def run_sft(recipe: Recipe, resume: str | bool = "auto", frame_loader=None) -> P
     checkpoint = latest_checkpoint(run_dir) if resume == "auto" else (resume or None)
     if trainer.is_world_process_zero():
         print(trainable_summary(trainer.model))
+        print(effective_batch(trainer.args))
         if checkpoint:
             print(f"resuming from {checkpoint}")
     started = time.perf_counter()

@@ -1,4 +1,5 @@
-"""Byte-level BPE tokenizer for MIMIC-Chat, trained locally (no hub downloads) with the model's special tokens."""
+"""MIMIC-Chat's tokenizer: a byte-level BPE trained locally for the presets (no hub downloads), or a pretrained LM's
+tokenizer given the model's special tokens."""
 
 from collections.abc import Iterable
 
@@ -42,3 +43,20 @@ def build_tokenizer(texts: Iterable[str], vocab_size: int = 4000) -> PreTrainedT
         extra_special_tokens=SPECIAL_TOKENS[1:],
         padding_side="left",
     )
+
+
+def add_special_tokens(tokenizer) -> list[int]:
+    """Give a pretrained LM's tokenizer the special tokens MIMIC-Chat needs that it lacks (in place); returns their ids.
+
+    `[VID]`, `[SEP]`, `<|video_pad|>` and the ChatML markers are added as special tokens, `<|pad|>` only when the
+    tokenizer has no pad token; tokens it already has (Qwen2 ships `<|im_start|>`, `<|im_end|>`, `<|video_pad|>`) keep
+    their ids. The model's embeddings must then grow to `len(tokenizer)`, new rows at the mean
+    (`MimicChatForConditionalGeneration.from_pretrained_parts(..., new_token_ids=...)`). Padding goes to the left, as
+    with `build_tokenizer`.
+    """
+    vocab = tokenizer.get_vocab()
+    tokenizer.add_tokens([token for token in SPECIAL_TOKENS[1:] if token not in vocab], special_tokens=True)
+    if tokenizer.pad_token is None:
+        tokenizer.add_special_tokens({"pad_token": PAD_TOKEN})
+    tokenizer.padding_side = tokenizer.init_kwargs["padding_side"] = "left"  # init_kwargs: what save_pretrained keeps
+    return sorted(index for token, index in tokenizer.get_vocab().items() if token not in vocab)

@@ -29,6 +29,8 @@ class HFVideoAdapter(LocalModelAnswers, Adapter):
     frame_size: tuple[int, int] | None = None
     trust_remote_code: bool = False
     revision: str | None = None
+    dtype: str | None = None  # None: the checkpoint's dtype on CUDA, float32 on the CPU
+    attn_implementation: str | None = None  # e.g. "sdpa", "flash_attention_2"; None: transformers' default
     model: Any = None
     processor: Any = None
 
@@ -44,8 +46,10 @@ class HFVideoAdapter(LocalModelAnswers, Adapter):
 
         kwargs = {"trust_remote_code": self.trust_remote_code, "revision": self.revision}
         processor = AutoProcessor.from_pretrained(self.path, **kwargs)
-        dtype = "auto" if torch.cuda.is_available() else torch.float32
-        model = AutoModelForImageTextToText.from_pretrained(self.path, dtype=dtype, **kwargs).to(_device())
+        dtype = self.dtype or ("auto" if torch.cuda.is_available() else "float32")
+        dtype = dtype if dtype == "auto" else getattr(torch, dtype)
+        extra = {"attn_implementation": self.attn_implementation} if self.attn_implementation else {}
+        model = AutoModelForImageTextToText.from_pretrained(self.path, dtype=dtype, **kwargs, **extra).to(_device())
         return model, processor
 
     def frame_policy(self) -> FramePolicy:
@@ -55,7 +59,10 @@ class HFVideoAdapter(LocalModelAnswers, Adapter):
         weights = folder_weights_fingerprint(self.path) if self.path and os.path.isdir(self.path) else None
         return {"kind": self.kind, "name": self.name, "path": str(self.path), "revision": self.revision,
                 "class": type(self.model).__name__, "weights": weights, "scoring": self.scoring,
-                "num_frames": self.num_frames}
+                "num_frames": self.num_frames,
+                # precision and kernels change results; recorded only when set, so older run caches stay valid
+                **{key: value for key, value in (("dtype", self.dtype), ("attn_implementation",
+                                                                         self.attn_implementation)) if value}}
 
     def video_input(self, video: dict[str, Any]) -> Any:
         return video["temporal"]

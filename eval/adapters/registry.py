@@ -9,22 +9,45 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .base import Adapter, GenerationSettings
+if TYPE_CHECKING:  # .base imports torch; `mimic --help` reads this module's docstring and must stay fast
+    from .base import Adapter, GenerationSettings
 
 KINDS = ("random", "mimic-chat", "hf", "blind-lm", "openai")
+MIMIC_CHAT_MODEL_TYPE = "mimic_chat"
+
+
+def check_mimic_chat_folder(target: str) -> None:
+    """A local MIMIC-Chat folder must exist and hold a mimic_chat config.json; an `org/name` that is no local path is
+    left to the Hub. Raises with one line naming the folder, instead of transformers' "Unrecognized processing class"."""
+    folder = Path(target)
+    looks_like_hub_id = not folder.is_absolute() and target.count("/") == 1 and not target.startswith(".")
+    if not folder.exists():
+        if looks_like_hub_id:
+            return
+        raise FileNotFoundError(f"mimic-chat:{target}: no such folder (an exported MIMIC-Chat folder, "
+                                "`mimic train export --out DIR`, or a Hub id ORG/NAME)")
+    config = folder / "config.json"
+    model_type = json.loads(config.read_text()).get("model_type") if config.is_file() else None
+    if model_type != MIMIC_CHAT_MODEL_TYPE:
+        found = f"model_type {model_type!r}" if config.is_file() else "no config.json"
+        raise ValueError(f"mimic-chat:{target}: not a MIMIC-Chat folder ({found}); use hf:PATH for other models")
 
 
 def build_adapter(spec: str, *, name: str | None = None, batch_size: int = 1, scoring: str = "generate",
                   num_frames: int = 8, settings: GenerationSettings | None = None,
-                  trust_remote_code: bool = False) -> Adapter:
+                  trust_remote_code: bool = False, dtype: str | None = None,
+                  attn_implementation: str | None = None) -> Adapter:
     kind, _, target = spec.partition(":")
     if kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r} in {spec!r}; use one of {', '.join(KINDS)} (see --help)")
     if scoring not in ("generate", "likelihood"):
         raise ValueError(f"scoring must be generate or likelihood, not {scoring!r}")
+    from .base import GenerationSettings
+
     common: dict[str, Any] = {"batch_size": batch_size, "scoring": scoring,
                               "settings": settings or GenerationSettings()}
     if kind == "random":
@@ -46,14 +69,17 @@ def build_adapter(spec: str, *, name: str | None = None, batch_size: int = 1, sc
         raise ValueError(f"{kind} needs a model folder or Hub id: {kind}:PATH")
     default_name = Path(target).name or target
     if kind == "mimic-chat":
+        check_mimic_chat_folder(target)
         from .hf_vlm import MimicChatAdapter
 
-        return MimicChatAdapter(name=name or default_name, path=target, **common)
+        return MimicChatAdapter(name=name or default_name, path=target, dtype=dtype,
+                                attn_implementation=attn_implementation, **common)
     if kind == "hf":
         from .hf_vlm import HFVideoAdapter
 
         return HFVideoAdapter(name=name or default_name, path=target, num_frames=num_frames,
-                              trust_remote_code=trust_remote_code, **common)
+                              trust_remote_code=trust_remote_code, dtype=dtype,
+                              attn_implementation=attn_implementation, **common)
     from .baselines import BlindLMAdapter
 
     return BlindLMAdapter(name=name or default_name, path=target, **common)
