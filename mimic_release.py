@@ -1,4 +1,4 @@
-"""`mimic release`: assemble the four Hub folders, validate them, and (with --push) upload them.
+"""`mimic release`: assemble the Hub folders, validate them, and (with --push) upload them.
 
     mimic release --demo runs/demo --out runs/demo/release            # assemble + validate (offline)
     mimic release --demo runs/demo --out DIR --org ORG --push         # ... then upload with huggingface_hub
@@ -8,13 +8,18 @@ The orchestrator: each artifact builds its own folder and card — MIMIC-Data (`
 (`mimic_space.assemble`) — and this module gathers them under OUT and validates them as the Hub will use them:
 every dataset config loads with `load_dataset` and the folders hold no video file and no comment-author column; the
 model loads with AutoModel/AutoProcessor(trust_remote_code=True) in a fresh process that cannot import this project;
-the Space starts from its own folder (no project package importable) and writes comments on a bundled example. The
-result goes to OUT/release_report.json. Python entry point for `make demo`: `release_all(demo_dir, out_dir)`.
+the Space starts from its own folder (no project package importable) and writes comments on a bundled example; the
+`evaluate` metric folder (`mimic_eval.standalone.export_metric`, a Space on the Hub) scores probe replies in a fresh
+process that cannot import the project exactly as `mimic_bench.scoring.score` does. The result goes to
+OUT/release_report.json. Python entry point for `make demo`: `release_all(demo_dir, out_dir)`. --push uploads the five
+folders and turns on gating (`update_repo_settings(gated=...)`) for every repo whose card asks for it
+(`extra_gated_*` fields: the two datasets).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -24,8 +29,11 @@ from pathlib import Path
 
 from mimic_data.io import atomic_write_json, atomic_write_text
 
-ARTIFACTS = {"MIMIC-Data": "dataset", "MIMIC-Bench": "dataset", "MIMIC-Chat": "model", "MIMIC-Chat-Space": "space"}
+METRIC = "mimic_bench"  # evaluate.load("<org>/mimic_bench") runs mimic_bench.py of that Space, so the name is fixed
+ARTIFACTS = {"MIMIC-Data": "dataset", "MIMIC-Bench": "dataset", "MIMIC-Chat": "model", "MIMIC-Chat-Space": "space",
+             METRIC: "space"}
 DEFAULT_ORG = "mimic-bench"
+GATING_MODES = ("auto", "manual")  # auto: access is granted once the form is filled; manual: the org approves each
 VIDEO_SUFFIXES = {".mp4", ".webm", ".mkv", ".mov", ".avi", ".m4v", ".flv", ".ts"}
 AUTHOR_FIELDS = {"author", "author_id", "author_name", "author_handle", "author_url", "author_thumbnail",
                  "commenter", "commenter_id", "username", "user_id", "user_name", "handle"}
@@ -56,6 +64,15 @@ def _field_names(schema) -> set[str]:
     return names
 
 
+class _IgnoredVideoParams(logging.Filter):
+    """Drops datasets' "Some datasets params were ignored: ['metadata_filenames']": a bench config declares the
+    videofolder layout (`metadata_filenames`) so that it yields a `video` column once hydrated, and an un-hydrated
+    folder loads as plain parquet, which has no such parameter; the YAML cannot avoid it without a second layout."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "params were ignored: ['metadata_filenames']" not in record.getMessage()
+
+
 def validate_dataset_folder(folder: str | Path) -> dict:
     """Every config in the card's YAML loads; no video files; no comment-author column. Returns rows per config/split."""
     import pyarrow.parquet as pq
@@ -76,18 +93,24 @@ def validate_dataset_folder(folder: str | Path) -> dict:
     if not configs:
         raise ReleaseError(f"{folder}/README.md declares no configs")
     rows: dict[str, dict[str, int]] = {}
-    with tempfile.TemporaryDirectory() as cache:
-        for config in configs:
-            try:
-                loaded = load_dataset(str(folder), config, cache_dir=cache)
-            except Exception as err:
-                raise ReleaseError(f"{folder}: config {config!r} does not load: {type(err).__name__}: {err}") from err
-            rows[config] = {split: part.num_rows for split, part in loaded.items()}
-            if "file_name" in loaded[next(iter(loaded))].column_names:
-                shipped = [f for part in loaded.values() for f in part["file_name"] if f]
-                if shipped:
-                    raise ReleaseError(f"{folder}: config {config!r} points at {len(shipped)} video files "
-                                       f"(e.g. {shipped[0]}); release the un-hydrated folder (file_name null)")
+    quiet, datasets_logger = _IgnoredVideoParams(), logging.getLogger("datasets.load")
+    datasets_logger.addFilter(quiet)
+    try:
+        with tempfile.TemporaryDirectory() as cache:
+            for config in configs:
+                try:
+                    loaded = load_dataset(str(folder), config, cache_dir=cache)
+                except Exception as err:
+                    raise ReleaseError(f"{folder}: config {config!r} does not load: {type(err).__name__}: "
+                                       f"{err}") from err
+                rows[config] = {split: part.num_rows for split, part in loaded.items()}
+                if "file_name" in loaded[next(iter(loaded))].column_names:
+                    shipped = [f for part in loaded.values() for f in part["file_name"] if f]
+                    if shipped:
+                        raise ReleaseError(f"{folder}: config {config!r} points at {len(shipped)} video files "
+                                           f"(e.g. {shipped[0]}); release the un-hydrated folder (file_name null)")
+    finally:
+        datasets_logger.removeFilter(quiet)
     return {"configs": rows}
 
 
@@ -181,6 +204,64 @@ def validate_space_folder(folder: str | Path, model_folder: str | Path) -> dict:
     return result
 
 
+# ---- metric folder ---------------------------------------------------------------------------------------------------
+
+_METRIC_CHECK = r"""
+import json, sys
+import evaluate
+samples = json.loads(sys.argv[2])
+metric = evaluate.load(sys.argv[1])
+extra = {key + "s": [s[key] for s in samples] for key in ("rotation", "condition")}
+result = metric.compute(predictions=[s["response"] for s in samples], references=[s["gold"] for s in samples],
+                        question_ids=[s["question_id"] for s in samples], video_ids=[s["video_id"] for s in samples],
+                        tasks=[s["task"] for s in samples], options=[s["options"] for s in samples],
+                        n_bootstrap=200, seed=0, **extra)
+print(json.dumps(result))
+"""
+
+_PROBE_REPLIES = ("The answer is ({letter}).", "{letter}", "Option {letter}: {text}", "{text}", "no idea",
+                  "I think {letter}.", "</think>maybe A or B</think> Answer: {letter}", "")
+
+
+def metric_probe_samples() -> list[dict]:
+    """Replies that walk every rung of the extraction ladder, over all tasks, rotations and two conditions."""
+    from mimic_bench.tasks import LETTERS, TASK_NAMES
+
+    samples = []
+    for t, task in enumerate(TASK_NAMES):
+        for v in range(4):
+            options = [f"{task} option {k} of video {v} (#{k}!)" for k in range(len(LETTERS))]
+            gold = LETTERS[(t + v) % len(LETTERS)]
+            for rotation in range(2):
+                for shift, condition in enumerate(("video", "blind")):
+                    i = (t * 4 + v) * 2 + rotation + shift  # each condition meets every reply form
+                    picked = LETTERS[(LETTERS.index(gold) + (i % 3 == 0)) % len(LETTERS)]
+                    reply = _PROBE_REPLIES[i % len(_PROBE_REPLIES)].format(
+                        letter=picked, text=options[LETTERS.index(picked)].upper())
+                    samples.append({"question_id": f"{task}:v{v}", "video_id": f"v{v}", "task": task, "gold": gold,
+                                    "response": reply, "options": options, "rotation": rotation,
+                                    "condition": condition})
+    return samples
+
+
+def validate_metric_folder(folder: str | Path) -> dict:
+    """evaluate.load(folder) in a fresh process that cannot import the project must score the probe replies exactly
+    as mimic_bench.scoring.score does."""
+    from mimic_bench.scoring import score
+
+    folder = Path(folder).resolve()
+    samples = metric_probe_samples()
+    with tempfile.TemporaryDirectory() as cwd:
+        result = _run_isolated(_METRIC_CHECK, [str(folder), json.dumps(samples)], Path(cwd),
+                               f"scoring with the metric folder {folder}", env={"HF_MODULES_CACHE": cwd})
+    expected = json.loads(json.dumps(score(samples, n_bootstrap=200, seed=0)))
+    if result != expected:
+        raise ReleaseError(f"{folder}: the metric module scores the probe replies differently from "
+                           f"mimic_bench.scoring.score (overall {result.get('overall')} vs {expected['overall']})")
+    return {"n_probe_samples": len(samples), "overall_acc": result["overall"]["acc"],
+            "parse_rules": result["parse_rules"]}
+
+
 # ---- assembly --------------------------------------------------------------------------------------------------------
 
 def copy_folder(src: Path, dst: Path, ignore=None) -> Path:
@@ -229,7 +310,9 @@ def find_inputs(demo_dir: str | Path, *, data_dir=None, bench_dir=None, model_di
 
 def release_all(demo_dir: str | Path, out_dir: str | Path, *, org: str = DEFAULT_ORG, seed: int = 0,
                 **inputs) -> dict:
-    """Assemble and validate OUT/{MIMIC-Data, MIMIC-Bench, MIMIC-Chat, MIMIC-Chat-Space}; returns the report."""
+    """Assemble and validate OUT/{MIMIC-Data, MIMIC-Bench, MIMIC-Chat, MIMIC-Chat-Space, mimic_bench}; returns the
+    report."""
+    from mimic_eval.standalone import export_metric
     from mimic_space.assemble import build_space_folder
     from mimic_train.model_card import render_model_card
 
@@ -255,6 +338,11 @@ def release_all(demo_dir: str | Path, out_dir: str | Path, *, org: str = DEFAULT
     report["artifacts"]["MIMIC-Chat-Space"] = {"repo_type": "space", **validate_space_folder(space, model_folder)}
     print(f"MIMIC-Chat-Space: app starts from its folder, {report['artifacts']['MIMIC-Chat-Space']['n_rounds']} "
           "rounds", flush=True)
+
+    metric = export_metric(out / METRIC)
+    report["artifacts"][METRIC] = {"repo_type": "space", **validate_metric_folder(metric)}
+    print(f"{METRIC} (evaluate metric): scores {report['artifacts'][METRIC]['n_probe_samples']} probe replies like "
+          "mimic_bench.scoring without the project", flush=True)
     atomic_write_json(out / "release_report.json", report)
     return report
 
@@ -270,11 +358,21 @@ def push_plan(out_dir: str | Path, org: str) -> list[dict]:
             for name, kind in ARTIFACTS.items()]
 
 
-def push(out_dir: str | Path, org: str, token: str | None = None) -> list[str]:
-    """Create (if needed) and upload each repo with HfApi.upload_folder; the token comes from `token`, HF_TOKEN or
+def gating_of(folder: str | Path) -> bool:
+    """Whether the folder's card asks for gated access (any `extra_gated_*` field in its YAML)."""
+    from huggingface_hub import RepoCard
+
+    return any(key.startswith("extra_gated") for key in RepoCard.load(Path(folder) / "README.md").data.to_dict())
+
+
+def push(out_dir: str | Path, org: str, token: str | None = None, gated: str = "auto") -> list[str]:
+    """Create (if needed) and upload each repo with HfApi.upload_folder, then turn on gating (`gated`, one of
+    GATING_MODES) where the card has `extra_gated_*` fields; the token comes from `token`, HF_TOKEN or
     `hf auth login`. Returns the commit URLs."""
     from huggingface_hub import HfApi, constants
 
+    if gated not in GATING_MODES:
+        raise ReleaseError(f"gated must be one of {', '.join(GATING_MODES)}, not {gated!r}")
     plan = push_plan(out_dir, org)
     if constants.HF_HUB_OFFLINE:
         raise ReleaseError("HF_HUB_OFFLINE is set: pushing needs the network (unset it, and log in with `hf auth "
@@ -287,7 +385,10 @@ def push(out_dir: str | Path, org: str, token: str | None = None) -> list[str]:
         commit = api.upload_folder(folder_path=item["folder"], repo_id=item["repo_id"], repo_type=item["repo_type"],
                                    commit_message="MIMIC-Bench release (mimic release)")
         urls.append(str(commit))
-        print(f"pushed {item['repo_id']} ({item['repo_type']})", flush=True)
+        gate = gating_of(item["folder"])
+        if gate:  # after the upload, so the card that explains the gate is on the Hub when access closes
+            api.update_repo_settings(item["repo_id"], repo_type=item["repo_type"], gated=gated)
+        print(f"pushed {item['repo_id']} ({item['repo_type']}{', gated ' + gated if gate else ''})", flush=True)
     return urls
 
 
@@ -295,18 +396,20 @@ def _handler(args) -> None:
     overrides = {key: getattr(args, key) for key in ("data_dir", "bench_dir", "model_dir", "world_dir", "train_dir",
                                                      "eval_dir") if getattr(args, key)}
     if args.push and not args.org:
-        raise SystemExit("--push needs --org ORG (the Hub namespace to create the four repos in)")
+        raise SystemExit("--push needs --org ORG (the Hub namespace to create the repos in)")
     release_all(args.demo, args.out, org=args.org or DEFAULT_ORG, seed=args.seed, **overrides)
     if args.push:
-        push(args.out, args.org)
+        push(args.out, args.org, gated=args.gated)
 
 
 def register(subparsers) -> None:
-    parser = subparsers.add_parser("release", help="assemble + validate the four Hub folders; --push uploads them")
+    parser = subparsers.add_parser("release", help="assemble + validate the Hub folders; --push uploads them")
     parser.add_argument("--demo", default="runs/demo", help="run folder the inputs are looked up in")
     parser.add_argument("--out", default="runs/demo/release")
     parser.add_argument("--org", default=None, help=f"Hub namespace for repo ids in cards (default {DEFAULT_ORG})")
     parser.add_argument("--push", action="store_true", help="upload with huggingface_hub after validating")
+    parser.add_argument("--gated", choices=GATING_MODES, default="auto",
+                        help="access mode set on push for repos whose card asks for gating (the datasets)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the Space's Human-or-AI rounds")
     for key, what in (("data_dir", "MIMIC-Data folder"), ("bench_dir", "MIMIC-Bench folder (un-hydrated)"),
                       ("model_dir", "exported MIMIC-Chat folder"), ("world_dir", "synthetic world folder"),

@@ -94,8 +94,10 @@ def test_duplicate_samples_are_rejected():
         score([_sample("cam_cat", "v1", "A", "A"), _sample("cam_cat", "v1", "A", "B")], n_bootstrap=0)
 
 
-def test_evaluate_module_returns_exactly_the_scorer_output():
-    metric = evaluate.load("eval/metrics/mimic_bench")
+def test_evaluate_module_returns_exactly_the_scorer_output(tmp_path):
+    from mimic_eval.standalone import METRIC_NAME, export_metric
+
+    metric = evaluate.load(str(export_metric(tmp_path / METRIC_NAME)))  # the folder as released: the scorer copied in
     responses = ["The answer is C", "(B)", "Option D: Gaming", "sports", "", "A man walks, so the answer is C"]
     golds = ["C", "A", "D", "B", "A", "C"]
     tasks = ["cam_cat", "uiu_pop", "ciu_title", "cam_tag", "uiu_match", "cam_cat"]

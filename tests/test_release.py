@@ -135,12 +135,12 @@ def test_a_model_folder_with_pickled_weights_is_refused(released, tmp_path):
         validate_model_folder(folder)
 
 
-def test_push_plans_four_repos_and_stops_before_the_network(released):
+def test_push_plans_five_repos_and_stops_before_the_network(released):
     _, out, _ = released
     plan = push_plan(out, "test-org")
     assert [(p["repo_id"], p["repo_type"]) for p in plan] == [
         ("test-org/MIMIC-Data", "dataset"), ("test-org/MIMIC-Bench", "dataset"), ("test-org/MIMIC-Chat", "model"),
-        ("test-org/MIMIC-Chat-Space", "space")]
+        ("test-org/MIMIC-Chat-Space", "space"), ("test-org/mimic_bench", "space")]
     with pytest.raises(ReleaseError, match="HF_HUB_OFFLINE.*nothing was uploaded"):
         push(out, "test-org")
     with pytest.raises(ReleaseError, match="not assembled"):

@@ -14,7 +14,7 @@ import torch
 
 from .fingerprint import fingerprint
 
-_PACKAGES = ("mimic-bench", "torch", "transformers", "datasets", "accelerate", "av", "torchcodec", "pyarrow")
+_PACKAGES = ("mimic-bench-release", "torch", "transformers", "datasets", "accelerate", "av", "torchcodec", "pyarrow")
 
 
 def package_versions() -> dict[str, str | None]:

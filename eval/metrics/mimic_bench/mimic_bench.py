@@ -1,9 +1,20 @@
-"""MIMIC-Bench accuracy as an `evaluate` module: a thin wrapper over mimic_bench.scoring.score (the one scorer)."""
+"""MIMIC-Bench accuracy as an `evaluate` module: a thin wrapper over `score` of the project's one scorer.
+
+The scorer's modules (scoring.py, extract.py, tasks.py, options.py) are copied beside this file when the folder is
+exported (`mimic eval export-metric`, `mimic release`), so the folder runs with nothing of the project installed.
+evaluate copies into its module cache only the files this script imports itself, hence the imports below that only
+bring a file along.
+"""
 
 import datasets
 import evaluate
 
-from mimic_bench.scoring import score
+# No trailing comments on import lines: evaluate reads text after an import as the URL of a file to fetch.
+# options.py is imported only so that evaluate copies it (extract.py needs it); pyproject's ruff config allows that.
+from .extract import RULES
+from .options import normalise
+from .scoring import score
+from .tasks import TASK_NAMES
 
 _DESCRIPTION = """
 Scores MIMIC-Bench multiple-choice replies. Raw model text is read by the documented extraction ladder
@@ -17,20 +28,21 @@ _KWARGS_DESCRIPTION = """
 Args:
     predictions: raw model replies (str).
     references: gold letters (A-D) as shown to the model.
-    question_ids, video_ids, tasks: per reply; tasks are config names (ciu_title, ..., uiu_pop).
+    question_ids, video_ids, tasks: per reply; tasks are config names ({tasks}).
     options: per reply, the option texts in the order shown (lets the ladder match option text).
     rotations (optional, list of int or None): rotation index per reply, for circular accuracy.
     conditions (optional, list of str): video | blind | single_frame | blank per reply.
     n_bootstrap (optional, int, default 1000), seed (optional, int, default 0).
 Returns:
-    exactly what mimic_bench.scoring.score returns for the same samples.
+    exactly what mimic_bench.scoring.score returns for the same samples; `parse_rules` counts the replies each
+    extraction rule read ({rules}).
 Examples:
-    >>> metric = evaluate.load("eval/metrics/mimic_bench")
+    >>> metric = evaluate.load("mimic_bench")  # the exported folder, or "<org>/mimic_bench" on the Hub
     >>> result = metric.compute(predictions=["The answer is C"], references=["C"], question_ids=["cam_cat:x"],
     ...                         video_ids=["x"], tasks=["cam_cat"], options=[["Music", "Sports", "Comedy", "Gaming"]])
     >>> result["overall"]["acc"]
     1.0
-"""
+""".format(tasks=", ".join(TASK_NAMES), rules=", ".join(RULES))
 
 _CITATION = """
 @inproceedings{mimicbench2026,
