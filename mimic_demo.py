@@ -19,16 +19,11 @@ DEMO_SEED = 0
 def _stage_data(out: Path, state: dict) -> None:
     import pyarrow.parquet as pq
 
-    from mimic_data.io import write_parquet
     from mimic_data.release import release
-    from mimic_data.select import SelectionConfig, select_splits
-    from mimic_data.synth import synthesize
+    from mimic_data.synth import RECORDS_FILE, SPLITS_FILE, synthesize_with_splits
 
-    world = synthesize(out / "world", n=DEMO_WORLD_SIZE, seed=DEMO_SEED)
-    records = pq.read_table(world / "records.parquet")
-    splits = select_splits(records, SelectionConfig(bench_size=DEMO_BENCH_SIZE))
-    write_parquet(world / "splits.parquet", splits)
-    release(records, splits, out / "release" / "MIMIC-Data")
+    world = synthesize_with_splits(out / "world", n=DEMO_WORLD_SIZE, seed=DEMO_SEED, bench_size=DEMO_BENCH_SIZE)
+    release(pq.read_table(world / RECORDS_FILE), pq.read_table(world / SPLITS_FILE), out / "release" / "MIMIC-Data")
     state["world"] = world
 
 

@@ -117,11 +117,12 @@ def validate_dataset_folder(folder: str | Path) -> dict:
 # ---- model folder ----------------------------------------------------------------------------------------------------
 
 # Prepended to every check script: a released folder must work without any project package.
-_BLOCK_PROJECT = f"""
+BLOCK_PROJECT_IMPORTS = f"""
 import importlib.abc, sys
+BLOCKED = {PROJECT_MODULES!r}
 class Block(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in {PROJECT_MODULES!r}:
+        if name.split(".")[0] in BLOCKED:
             raise ImportError(f"project module {{name}} imported by a released folder")
 sys.meta_path.insert(0, Block())
 """
@@ -144,7 +145,7 @@ print(json.dumps({"model_class": type(model).__name__, "processor_class": type(p
 
 def _run_isolated(script: str, args: list[str], cwd: Path, what: str, env: dict | None = None) -> dict:
     """Run `script` in a fresh interpreter that cannot import the project; its last stdout line is the JSON result."""
-    completed = subprocess.run([sys.executable, "-I", "-B", "-c", _BLOCK_PROJECT + script, *args], cwd=cwd, capture_output=True, text=True,
+    completed = subprocess.run([sys.executable, "-I", "-B", "-c", BLOCK_PROJECT_IMPORTS + script, *args], cwd=cwd, capture_output=True, text=True,
                                timeout=CHILD_TIMEOUT_S, env={**os.environ, **CHILD_ENV, **(env or {})})
     if completed.returncode != 0:
         raise ReleaseError(f"{what} failed in a fresh process:\n{completed.stderr[-3000:]}")

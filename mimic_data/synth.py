@@ -11,10 +11,12 @@ from tqdm import tqdm
 
 from .io import write_parquet
 from .render import render_video, video_relpath
+from .select import SelectionConfig, select_splits
 from .world import WorldConfig, generate_world
 
 RECORDS_FILE = "records.parquet"
 WORLD_FILE = "world.parquet"
+SPLITS_FILE = "splits.parquet"
 
 
 def synthesize(out_dir: str | Path, n: int, seed: int = 0, snapshot_date: dt.date | None = None) -> Path:
@@ -24,6 +26,15 @@ def synthesize(out_dir: str | Path, n: int, seed: int = 0, snapshot_date: dt.dat
     out_dir = Path(out_dir)
     write_parquet(out_dir / RECORDS_FILE, records)
     write_parquet(out_dir / WORLD_FILE, world)
+    return out_dir
+
+
+def synthesize_with_splits(out_dir: str | Path, n: int, seed: int = 0, bench_size: int = 4000) -> Path:
+    """`synthesize`, then the bench/train selection written beside it as splits.parquet: the working folder that the
+    bench builder, the SFT data and the releases read."""
+    out_dir = synthesize(out_dir, n=n, seed=seed)
+    splits = select_splits(pq.read_table(out_dir / RECORDS_FILE), SelectionConfig(bench_size=bench_size))
+    write_parquet(out_dir / SPLITS_FILE, splits)
     return out_dir
 
 

@@ -32,18 +32,14 @@ def main() -> None:
     parser.add_argument("--out", default="runs/bench")
     args = parser.parse_args()
 
-    import pyarrow.parquet as pq
 
     from mimic_cards import markdown_table
-    from mimic_data.io import atomic_write_json, write_parquet
-    from mimic_data.select import SelectionConfig, select_splits
-    from mimic_data.synth import synthesize
+    from mimic_data.io import atomic_write_json
+    from mimic_data.synth import synthesize_with_splits
 
     work = Path(tempfile.mkdtemp(prefix="bench-build-"))
     started = time.perf_counter()
-    synthesize(work / "world", n=args.n, seed=0)
-    splits = select_splits(pq.read_table(work / "world" / "records.parquet"), SelectionConfig(bench_size=args.bench_size))
-    write_parquet(work / "world" / "splits.parquet", splits)
+    synthesize_with_splits(work / "world", n=args.n, seed=0, bench_size=args.bench_size)
     prepare_s = time.perf_counter() - started
     results = {"records": args.n, "bench_size": args.bench_size, "prepare_world_seconds": round(prepare_s, 1),
                "cpu_count": mp.cpu_count(), "builds": {}}

@@ -27,19 +27,15 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=Path("runs/validity"))
     args = parser.parse_args()
 
-    import pyarrow.parquet as pq
 
     from mimic_bench.audit import audit, audit_table
     from mimic_bench.embed import get_embedder
     from mimic_bench.writer import build_bench
-    from mimic_data.io import atomic_write_json, write_parquet
-    from mimic_data.select import SelectionConfig, select_splits
-    from mimic_data.synth import synthesize
+    from mimic_data.io import atomic_write_json
+    from mimic_data.synth import synthesize_with_splits
 
     started = time.perf_counter()
-    world = synthesize(args.out / "world", n=args.world_size, seed=args.seed)
-    write_parquet(world / "splits.parquet", select_splits(pq.read_table(world / "records.parquet"),
-                                                          SelectionConfig(bench_size=args.bench_size)))
+    world = synthesize_with_splits(args.out / "world", n=args.world_size, seed=args.seed, bench_size=args.bench_size)
     build_bench(world, args.out / "bench", seed=args.seed, embedder="hashing")
     report = audit(args.out / "bench", world, get_embedder("hashing"), seed=args.seed, train_videos=args.audit_videos)
     print(audit_table(report))

@@ -13,20 +13,16 @@ from mimic_bench.popularity import popularity_options, target_ranks
 from mimic_bench.prompts import gold_letter, render_mcq, shown_options
 from mimic_bench.tasks import LETTERS, TASK_NAMES, Distractors, task_spec
 from mimic_bench.writer import STUDY_POOL_FILE, build_bench, default_study_pool_dir, find_in_public
-from mimic_data.io import write_parquet
-from mimic_data.select import SelectionConfig, select_splits
-from mimic_data.synth import synthesize
+from mimic_data.synth import SPLITS_FILE, synthesize_with_splits
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     root = tmp_path_factory.mktemp("world")
-    synthesize(root, n=2500, seed=3)
-    splits = select_splits(pq.read_table(root / "records.parquet"), SelectionConfig(bench_size=160))
-    write_parquet(root / "splits.parquet", splits)
+    synthesize_with_splits(root, n=2500, seed=3, bench_size=160)
     bench = tmp_path_factory.mktemp("bench")
     build_bench(root, bench, seed=1, embedder="hashing")
-    return root, bench, splits.to_pylist()
+    return root, bench, pq.read_table(root / SPLITS_FILE).to_pylist()
 
 
 def _questions(bench, task):

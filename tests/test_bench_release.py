@@ -14,17 +14,13 @@ from mimic_bench.release import CONFIGS
 from mimic_bench.tasks import TASK_NAMES
 from mimic_data.io import write_parquet
 from mimic_data.render import video_relpath
-from mimic_data.select import SelectionConfig, select_splits
-from mimic_data.synth import WORLD_FILE, render, synthesize
+from mimic_data.synth import WORLD_FILE, render, synthesize_with_splits
 from mimic_demo import build_demo_bench
 
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    world = tmp_path_factory.mktemp("world")
-    synthesize(world, n=1500, seed=5)
-    write_parquet(world / "splits.parquet",
-                  select_splits(pq.read_table(world / "records.parquet"), SelectionConfig(bench_size=40)))
+    world = synthesize_with_splits(tmp_path_factory.mktemp("world"), n=1500, seed=5, bench_size=40)
     paths = build_demo_bench(world, tmp_path_factory.mktemp("demo"), seed=0, train_videos=150)
     return world, paths
 

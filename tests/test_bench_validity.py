@@ -13,17 +13,12 @@ from mimic_bench.embed import get_embedder
 from mimic_bench.oracle import DECIDABLE_FROM, consistent_options, load_world, oracle_accuracy
 from mimic_bench.tasks import TASK_NAMES
 from mimic_bench.writer import build_bench
-from mimic_data.io import write_parquet
-from mimic_data.select import SelectionConfig, select_splits
-from mimic_data.synth import synthesize
+from mimic_data.synth import synthesize_with_splits
 
 
 @pytest.fixture(scope="module")
 def audited(tmp_path_factory):
-    world = tmp_path_factory.mktemp("world")
-    synthesize(world, n=2500, seed=11)
-    write_parquet(world / "splits.parquet",
-                  select_splits(pq.read_table(world / "records.parquet"), SelectionConfig(bench_size=80)))
+    world = synthesize_with_splits(tmp_path_factory.mktemp("world"), n=2500, seed=11, bench_size=80)
     bench = tmp_path_factory.mktemp("bench")
     build_bench(world, bench, seed=0, embedder="hashing")
     built = {t: (bench / f"{t}.parquet").read_bytes() for t in TASK_NAMES}

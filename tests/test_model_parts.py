@@ -30,6 +30,7 @@ from transformers import (
 )
 
 import mimic_cli
+from mimic_release import BLOCK_PROJECT_IMPORTS
 from mimic_train.collator import SFTCollator
 from mimic_train.export import export_model
 from mimic_train.sft import InitError, check_init, init_from_parts, load_mimic_chat, run_sft
@@ -202,14 +203,8 @@ def trained(parts, composed):
 
 
 # Runs in a child interpreter that cannot import the project: only the exported folders' own files can serve.
-LOADER = r"""
-import importlib.abc, sys
-BLOCKED = {"modeling_mimic_chat", "mimic_data", "mimic_bench", "mimic_train", "mimic_eval", "mimic_cli"}
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in BLOCKED:
-            raise ImportError(f"project module {name} must not be imported by the remote code")
-sys.meta_path.insert(0, Block())
+LOADER = BLOCK_PROJECT_IMPORTS + r"""
+import sys
 import torch
 from transformers import AutoModel
 requests, out_path = torch.load(sys.argv[1]), sys.argv[2]

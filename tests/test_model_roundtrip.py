@@ -11,17 +11,12 @@ import pytest
 import torch
 from model_helpers import random_clip, tiny_model, tiny_processor, tiny_tokenizer, video_prompt
 
+from mimic_release import BLOCK_PROJECT_IMPORTS
 from modeling_mimic_chat.export import save_for_hub
 
 # Runs in a child interpreter: project packages are blocked, so only the saved folder's own files can serve.
-LOADER = r"""
-import importlib.abc, json, sys
-BLOCKED = {"modeling_mimic_chat", "mimic_data", "mimic_bench", "mimic_train", "mimic_eval", "mimic_cli"}
-class Block(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in BLOCKED:
-            raise ImportError(f"project module {name} must not be imported by the remote code")
-sys.meta_path.insert(0, Block())
+LOADER = BLOCK_PROJECT_IMPORTS + r"""
+import json, sys
 import torch
 from transformers import AutoModel, AutoModelForCausalLM, AutoModelForImageTextToText, AutoProcessor
 folder, inputs_path, out_path = sys.argv[1:4]

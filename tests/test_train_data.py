@@ -13,17 +13,15 @@ from mimic_bench.embed import get_embedder
 from mimic_bench.prompts import ANSWER_FORMAT, gold_letter, render_mcq
 from mimic_bench.tasks import TASK_NAMES, task_spec
 from mimic_data.io import write_parquet
-from mimic_data.select import OverlapError, SelectionConfig, select_splits
-from mimic_data.synth import synthesize
+from mimic_data.select import OverlapError
+from mimic_data.synth import synthesize_with_splits
 from mimic_train.sft_data import META_FILE, SFT_FILE, assert_no_bench_videos, build_sft_data, curriculum_order
 
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     root = tmp_path_factory.mktemp("world")
-    synthesize(root, n=400, seed=3)
-    splits = select_splits(pq.read_table(root / "records.parquet"), SelectionConfig(bench_size=30))
-    write_parquet(root / "splits.parquet", splits)
+    synthesize_with_splits(root, n=400, seed=3, bench_size=30)
     out = build_sft_data(root, root / "videos", root / "sft", seed=1, max_videos=24, rotations=4, comment_targets=2)
     return root, out, pq.read_table(out / SFT_FILE).to_pylist()
 
