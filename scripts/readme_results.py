@@ -82,6 +82,8 @@ def sections(demo: Path, bench: Path) -> dict[str, str]:
         out["audit"] = audit_table(json.loads(audit.read_text())).strip()
     if bench.exists() and any(bench.glob("*.txt")):
         out["perf"] = _perf_tables(bench)
+    if (bench / "hydrate_scaling.txt").exists():  # also in "More than one machine"
+        out["hydrate-scaling"] = (bench / "hydrate_scaling.txt").read_text().strip()
     return out
 
 

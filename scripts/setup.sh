@@ -27,6 +27,6 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q "torch==2.14.1" "torchvision==0.29.1"
   # the distribution was called mimic-bench before it was renamed (a PyPI project of that name is unrelated)
   .venv/bin/python -m pip uninstall -q -y mimic-bench 2>/dev/null || true
-  .venv/bin/python -m pip install -q -e '.[dev]'
+  .venv/bin/python -m pip install -q -e '.[dev,ray]'
   rm -f .venv/.installed-* && touch "$stamp"
 fi

@@ -7,13 +7,12 @@ import datetime as dt
 import functools
 import http.server
 import json
-import sys
 import threading
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from yt_dlp.utils import DownloadError, ExtractorError
+from fixture_ytdlp import ytdlp_failure
 
 from mimic_cli import main
 from mimic_data.crawl import (
@@ -42,14 +41,6 @@ PRIVATE, THROTTLED = "https://www.youtube.com/watch?v=private0001", "https://www
 
 def fixture(name: str) -> dict:
     return json.loads((FIXTURES / f"{name}.json").read_text(encoding="utf-8"))
-
-
-def ytdlp_failure(message: str) -> DownloadError:
-    """What YoutubeDL.extract_info raises: DownloadError carrying the ExtractorError in exc_info."""
-    try:
-        raise ExtractorError(message, expected=True, video_id="x", ie="youtube")
-    except ExtractorError as exc:
-        return DownloadError(f"ERROR: {exc}", sys.exc_info())
 
 
 class FakeYoutubeDL:
@@ -189,8 +180,8 @@ def test_cli_parses_crawl_options_and_finalizes(tmp_path, capsys):
     args = parser.parse_args(["crawl", YT, "--from-file", str(url_file), "--out", str(tmp_path / "o"),
                               "--max-comments", "7", "--cookies", "c.txt", "--proxy", "socks5://127.0.0.1:9",
                               "--sleep", "0.5"])
-    assert (args.urls, args.max_comments, args.sleep) == ([YT], 7, 0.5)
-    opts = ydl_options(args.max_comments, cookies=args.cookies, proxy=args.proxy)
+    assert (args.urls, args.max_comments, args.sleep, args.proxy) == ([YT], 7, [0.5], ["socks5://127.0.0.1:9"])
+    opts = ydl_options(args.max_comments, cookies=args.cookies, proxy=args.proxy[0])
     assert (opts["cookiefile"], opts["proxy"], opts["skip_download"]) == ("c.txt", "socks5://127.0.0.1:9", True)
 
     run([YT], tmp_path / "o", {YT: [fixture("youtube_full")]})

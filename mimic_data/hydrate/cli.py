@@ -1,6 +1,7 @@
 """`mimic hydrate …`: download a folder's videos with yt-dlp (ledger, resume, retries), then report and materialize.
 
     mimic hydrate download BENCH_DIR [--url-map SRC=DST] [--cookies cookies.txt] [--sleep 5] [--shard i/N]
+    mimic hydrate download BENCH_DIR --workers 8 --engine ray --ray-address auto [--proxy URL]...   # a Ray cluster
     mimic hydrate report BENCH_DIR        # counts by status/platform, coverage per config, sha256 of available ids
     mimic hydrate materialize BENCH_DIR   # rewrite file_name in every config parquet (null where missing)
     mimic hydrate preflight BENCH_DIR     # every file in videos/: missing / zero-byte / truncated / undecodable / ...
@@ -29,15 +30,20 @@ def _shard(text: str) -> tuple[int, int]:
 
 
 def _download(args) -> int:
+    from ..engines import ShardFailed
     from .download import HydrateOptions, hydrate, load_manifest, parse_url_map
     from .report import format_report, materialize, report
 
-    options = HydrateOptions(max_height=args.max_height, cookies=args.cookies, proxy=args.proxy, sleep=args.sleep,
-                             url_map=parse_url_map(args.url_map), retries=args.retries, backoff=args.backoff,
+    options = HydrateOptions(max_height=args.max_height, cookies=args.cookies, url_map=parse_url_map(args.url_map),
+                             retries=args.retries, backoff=args.backoff,
                              max_consecutive_blocks=args.max_consecutive_blocks, socket_timeout=args.socket_timeout,
                              retry_failed=args.retry_failed)
     source = args.source or args.root
-    summary = hydrate(source, args.root, options=options, shard=args.shard, workers=args.workers)
+    try:
+        summary = hydrate(source, args.root, options=options, shard=args.shard, workers=args.workers,
+                          engine=args.engine, ray_address=args.ray_address, proxies=args.proxy, sleeps=args.sleep)
+    except ShardFailed as exc:
+        raise SystemExit(f"mimic hydrate download: {exc}") from None
     print(json.dumps(summary, indent=2))
     if not args.no_materialize:
         materialize(args.root)
@@ -107,6 +113,8 @@ def _serve(args) -> int:
 def register(subparsers) -> None:
     from pathlib import Path
 
+    from ..engines import add_worker_arguments
+
     parser = subparsers.add_parser("hydrate", help="download videos with yt-dlp; report, materialize, preflight",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="hydrate_command", required=True)
@@ -118,8 +126,6 @@ def register(subparsers) -> None:
                    help="rewrite URL prefix SRC to DST (mirrors; the demo's loopback server); repeatable")
     p.add_argument("--max-height", type=int, default=480, help="format cap in pixels [%(default)s]")
     p.add_argument("--cookies", help="Netscape cookies.txt (YouTube bot checks)")
-    p.add_argument("--proxy", help="proxy URL passed to yt-dlp")
-    p.add_argument("--sleep", type=non_negative_float, default=5.0, help="seconds between videos [%(default)s]")
     p.add_argument("--retries", type=non_negative_int, default=2,
                    help="in-place retries of a transient failure [%(default)s]")
     p.add_argument("--backoff", type=non_negative_float, default=2.0,
@@ -129,7 +135,7 @@ def register(subparsers) -> None:
                    help="stop after this many videos in a row hit bot checks / 429s; 0 = never [%(default)s]")
     p.add_argument("--retry-failed", action="store_true", help="try only videos whose latest attempt failed")
     p.add_argument("--shard", type=_shard, help="i/N: only ids with crc32(id) %% N == i (one machine of N)")
-    p.add_argument("--workers", type=int, default=1, help="processes, each with its own sub-shard ledger")
+    add_worker_arguments(p, unit="videos")
     p.add_argument("--no-materialize", action="store_true", help="do not rewrite file_name afterwards")
     p.set_defaults(handler=one_line_errors("mimic hydrate download", _download))
 

@@ -23,10 +23,11 @@ after `max_consecutive_blocks` videos in a row end blocked.
 
 Scale-out: `mimic_data.io.shard_of(id, N) = crc32(id) % N`; `hydrate_partition(rows, root, shard, options)` is a
 pure per-partition function (its inputs are the rows and the folder; it writes only its own ledger and its videos), so
-any engine can drive it: `hydrate(..., workers=W)` runs W shards in a multiprocessing pool; Ray would call it as a
-remote task per shard (`ray.remote(hydrate_partition).remote(rows_i, root, (i, N), options)`), Spark as
+any engine can drive it: `hydrate(..., workers=W, engine=...)` runs W sub-shards through `mimic_data.engines`
+("local": a process each; "ray": a Ray task each, re-run by Ray if its worker dies, resuming from its ledger), each
+worker with its own proxy / sleep when lists are given (sites limit requests per IP). Spark would call it as
 `rdd.keyBy(lambda r: shard_of(r["video_id"], N)).groupByKey(N).foreachPartition(...)` on a shared filesystem.
-`report` merges all ledgers. Cross-worker rate limits are per worker: keep workers x (1/sleep) under the site's limit.
+The summary is read back from the ledgers, and `report` merges them all.
 """
 
 from __future__ import annotations
@@ -42,11 +43,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from ..engines import LedgerTail, run_shards, worker_settings
 from ..io import JsonlLedger, file_sha256, latest_by_key, shard_of
 from ..render import video_relpath
 from ..schema import RecordError, check_video_id
 from .preflight import BLOCKING, probe_video
-from .ytdlp_errors import BLOCK_STATUSES, YtDlpLogger, classify_ytdlp_error, is_settled, root_cause
+from .ytdlp_errors import BLOCK_STATUSES, YtDlpLogger, classify_ytdlp_error, ended_blocked, is_settled, root_cause
 
 LEDGER_DIR = "hydration"
 _MAX_MESSAGE_CHARS = 2000
@@ -280,7 +282,8 @@ def _wanted(rows: list[dict[str, str]], root: Path, latest: dict[str, dict[str, 
 
 def hydrate_partition(rows: list[dict[str, str]], root: str | os.PathLike, shard: tuple[int, int] = (0, 1),
                       options: HydrateOptions | None = None,
-                      ydl_factory: Callable[[dict[str, Any]], Any] | None = None) -> list[dict[str, Any]]:
+                      ydl_factory: Callable[[dict[str, Any]], Any] | None = None,
+                      progress: bool = True) -> list[dict[str, Any]]:
     """Hydrate these rows (all of one shard) into root, appending to the shard's ledger; returns this run's rows."""
     from tqdm.auto import tqdm
 
@@ -296,22 +299,22 @@ def hydrate_partition(rows: list[dict[str, str]], root: str | os.PathLike, shard
     consecutive_blocks = 0
     if not todo:
         return written
-    progress = tqdm(todo, desc=f"hydrate {shard[0]}/{shard[1]}", unit="video", disable=None)
+    bar = tqdm(todo, desc=f"hydrate {shard[0]}/{shard[1]}", unit="video", disable=None if progress else True)
     finals: Counter[str] = Counter()
     with factory(ydl_options(str(root / "%(id)s.%(ext)s"), options)) as ydl:
-        for i, row in enumerate(progress):
+        for i, row in enumerate(bar):
             if i and options.sleep > 0:
                 time.sleep(options.sleep)
             result = _hydrate_one(ydl, root, row, options, attempts, ledger, written, version, shard)
             finals["ok" if result["status"] == "ok" else "failed"] += 1
-            progress.set_postfix(finals, refresh=False)
+            bar.set_postfix(finals, refresh=False)
             consecutive_blocks = consecutive_blocks + 1 if result["status"] in BLOCK_STATUSES else 0
             if options.max_consecutive_blocks and consecutive_blocks >= options.max_consecutive_blocks:
                 log.warning("stopping shard %s: %d videos in a row ended in bot checks / rate limits (last %s); "
                             "pass --cookies, raise --sleep or use --proxy, then resume", shard, consecutive_blocks,
                             row["video_id"])
                 break
-    progress.close()
+    bar.close()
     return written
 
 
@@ -333,57 +336,48 @@ def _hydrate_one(ydl, root: Path, row: dict[str, str], options: HydrateOptions, 
     return result
 
 
-def _run_shard(args: tuple) -> list[dict[str, Any]]:
-    rows, root, shard, options = args
-    return hydrate_partition(rows, root, shard, options)
-
-
 def hydrate(source: str | os.PathLike | list[dict[str, str]], root: str | os.PathLike, *,
             options: HydrateOptions | None = None, shard: tuple[int, int] | None = None, workers: int = 1,
+            engine: str = "local", ray_address: str | None = None, proxies: list[str] | None = None,
+            sleeps: list[float] | None = None,
             ydl_factory: Callable[[dict[str, Any]], Any] | None = None) -> dict[str, Any]:
     """Hydrate a manifest (folder, parquet, URL list or rows) into root; returns a summary of this run.
 
     shard=(i, N) hydrates only ids with crc32(id) % N == i (one machine of N); workers=W splits the (shard's) ids
-    into W sub-shards run by a multiprocessing pool, each with its own ledger.
+    into W sub-shards, each with its own ledger, run by `engine` ("local" or "ray", see mimic_data.engines).
+    proxies / sleeps: one for every worker or one per worker (they replace options.proxy / options.sleep).
+    A custom ydl_factory must be picklable (a module-level callable) to reach other processes.
     """
-    import multiprocessing
-
     options = options or HydrateOptions()
     rows = checked_rows(source, "manifest") if isinstance(source, list) else load_manifest(source)
     if shard is not None:
         rows = [row for row in rows if shard_of(row["video_id"], shard[1]) == shard[0]]
-    root = Path(root)
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, not {workers}")
+    root = Path(root).absolute()  # workers elsewhere (Ray) do not share this process's working directory
+    base, n = shard or (0, 1)
+    # sub-shard k of W takes ids with crc32 % (n * W) == base + n * k: a refinement of the outer shard
+    parts = [(base + n * k, n * workers) for k in range(workers)]
+    in_process = workers == 1 and engine == "local"  # then the partition shows its own progress bar
+    jobs = [([r for r in rows if shard_of(r["video_id"], part[1]) == part[0]], root, part, part_options, ydl_factory,
+             in_process)
+            for part, part_options in zip(parts, worker_settings(options, workers, proxy=proxies, sleep=sleeps),
+                                          strict=True)]
     started = time.monotonic()
-    if workers <= 1:
-        written = hydrate_partition(rows, root, shard or (0, 1), options, ydl_factory)
-    else:
-        if ydl_factory is not None:
-            raise ValueError("ydl_factory cannot cross process boundaries; use workers=1 with a custom factory")
-        base, n = shard or (0, 1)
-        # sub-shard k of W takes ids with crc32 % (n * W) == base + n * k: a refinement of the outer shard
-        parts = [(base + n * k, n * workers) for k in range(workers)]
-        jobs = [([r for r in rows if shard_of(r["video_id"], part[1]) == part[0]], root, part, options)
-                for part in parts]
-        with multiprocessing.get_context("spawn").Pool(workers) as pool:
-            written = [row for chunk in pool.map(_run_shard, jobs) for row in chunk]
+    tail = LedgerTail([ledger_path(root, part) for part in parts], key="video_id", bar=not in_process,
+                      desc=f"hydrate ({workers} {engine} workers)")
+    try:
+        run_shards(hydrate_partition, jobs, [f"hydrate {i}/{total}" for i, total in parts], engine=engine,
+                   ray_address=ray_address, on_wait=tail.poll)
+    finally:
+        tail.close()
+    written = tail.rows  # every row this run appended, also those of a Ray task that died and was run again
     pending = _wanted(rows, root, latest_rows(root), retry_failed=False)
     final_status = {row["video_id"]: row["status"] for row in written}  # each video's last row of this run
     return {"videos": len(rows), "attempts": len(written),
             "by_status": dict(sorted(Counter(r["status"] for r in written).items())),
             "failed": sum(status != "ok" for status in final_status.values()),
-            "pending": len(pending), "stopped_early": _breaker_tripped(written, options.max_consecutive_blocks),
+            "pending": len(pending),
+            "stopped_early": any(ended_blocked(shard_rows, "video_id", options.max_consecutive_blocks)
+                                 for shard_rows in tail.rows_by_path.values()),
             "elapsed_s": round(time.monotonic() - started, 3)}
-
-
-def _breaker_tripped(written: list[dict[str, Any]], limit: int) -> bool:
-    """True when some shard's run ended with `limit` videos in a row blocked (the circuit breaker's stop rule)."""
-    if not limit:
-        return False
-    final_by_shard: dict[str, dict[str, str]] = {}
-    for row in written:
-        final_by_shard.setdefault(row["shard"], {})[row["video_id"]] = row["status"]
-    for finals in final_by_shard.values():
-        tail = list(finals.values())[-limit:]
-        if len(tail) == limit and all(status in BLOCK_STATUSES for status in tail):
-            return True
-    return False

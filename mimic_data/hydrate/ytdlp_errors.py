@@ -158,6 +158,18 @@ BLOCK_STATUSES = frozenset({"bot_check", "rate_limited"})  # a run of these trip
 _log = logging.getLogger("mimic_data.ytdlp")
 
 
+def ended_blocked(rows: list[dict], key: str, limit: int) -> bool:
+    """True when one job's run (its ledger rows, in order) ended with `limit` items in a row whose last row is a block:
+    the circuit breaker's stop rule, read back from the ledger (so it holds for jobs run anywhere)."""
+    if not limit:
+        return False
+    finals: dict[str, str] = {}
+    for row in rows:
+        finals[row[key]] = row["status"]
+    tail = list(finals.values())[-limit:]
+    return len(tail) == limit and all(status in BLOCK_STATUSES for status in tail)
+
+
 def is_settled(row: dict | None) -> bool:
     """True when a URL needs no further attempt: it succeeded or failed permanently."""
     return row is not None and (row.get("status") == "ok" or not row.get("transient", True))
