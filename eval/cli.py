@@ -16,13 +16,20 @@ CONDITION_HELP = "comma list of video, blind, single_frame, blank"
 
 def _adapter(args):
     from .adapters.base import GenerationSettings
+    from .adapters.placement import parse_max_memory
     from .adapters.registry import build_adapter
 
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, do_sample=args.temperature > 0,
                                   temperature=args.temperature or 1.0, top_p=args.top_p, seed=args.seed)
+    quantization = "4bit" if args.load_in_4bit else "8bit" if args.load_in_8bit else None
+    placement = {"device_map": args.device_map, "max_memory": parse_max_memory(args.max_memory),
+                 "quantization": quantization}
+    api = {"video_form": args.video_form, "media_dir": args.media_dir, "timeout_s": args.request_timeout,
+           "max_retries": args.max_retries}
     return build_adapter(args.model, name=args.name, batch_size=args.batch_size, scoring=args.scoring,
                          num_frames=args.num_frames, settings=settings, trust_remote_code=args.trust_remote_code,
-                         dtype=args.dtype, attn_implementation=args.attn_implementation)
+                         dtype=args.dtype, attn_implementation=args.attn_implementation, placement=placement,
+                         api=api)
 
 
 def _run(args) -> int:
@@ -100,7 +107,8 @@ def _model_args(parser: argparse.ArgumentParser, max_new_tokens: int) -> None:
     parser.add_argument("--model", required=True, help="model SPEC: " + " ".join(SPEC_HELP.split()))
     parser.add_argument("--bench", required=True, help="MIMIC-Bench folder (mimic bench release, hydrated)")
     parser.add_argument("--name", help="display name (default from the SPEC)")
-    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=1,
+                        help="samples per model call; for openai: models, the requests in flight at once")
     parser.add_argument("--scoring", choices=["generate", "likelihood"], default="generate",
                         help="likelihood: argmax over the A-D next-token logits (open models, no parsing)")
     parser.add_argument("--num-frames", type=int, default=8, help="frames for hf/openai adapters")
@@ -112,6 +120,23 @@ def _model_args(parser: argparse.ArgumentParser, max_new_tokens: int) -> None:
     parser.add_argument("--dtype", choices=["auto", "float32", "bfloat16", "float16"],
                         help="weights dtype for hf/mimic-chat models (default: the checkpoint's on CUDA, float32 on CPU)")
     parser.add_argument("--attn-implementation", help="attention kernel for hf/mimic-chat models, e.g. sdpa")
+    place = parser.add_argument_group("hf/mimic-chat placement (default: the whole model on this process's device, "
+                                      "cuda:LOCAL_RANK under accelerate launch)")
+    place.add_argument("--device-map", choices=["auto", "balanced", "balanced_low_0", "sequential"],
+                       help="shard the model's layers over this process's GPUs (all of them, or its equal share "
+                            "under accelerate launch)")
+    place.add_argument("--max-memory", help="per-device budget for --device-map, e.g. 0=70GiB,1=70GiB,cpu=200GiB")
+    bits = place.add_mutually_exclusive_group()
+    bits.add_argument("--load-in-4bit", action="store_true", help="NF4 weights through bitsandbytes (installed apart)")
+    bits.add_argument("--load-in-8bit", action="store_true", help="int8 weights through bitsandbytes (installed apart)")
+    api = parser.add_argument_group("openai: servers (vLLM, SGLang, hosted APIs)")
+    api.add_argument("--video-form", choices=["frames", "video_url"],
+                     help="frames: one image_url per sampled frame (default); video_url: one mp4 of the sampled "
+                          "frames, for servers of video models")
+    api.add_argument("--media-dir", help="video_url: write the mp4s here and send file:// URLs (start the server "
+                                         "with --allowed-local-media-path on this folder); default: inline data URLs")
+    api.add_argument("--request-timeout", type=float, help="seconds per request attempt (default 120)")
+    api.add_argument("--max-retries", type=int, help="retries on timeouts, 429 and 5xx, with backoff (default 4)")
 
 
 def register(subparsers) -> None:

@@ -4,6 +4,7 @@ two motions in order. Rendering is per video and deterministic, so only the vide
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -92,16 +93,17 @@ def _seed(video_id: str) -> int:
     return int.from_bytes(video_id.encode()[:8].ljust(8, b"\0"), "little") % 2**32
 
 
-def write_mp4(frames: np.ndarray, path: str | os.PathLike, fps: int, crf: int = 23) -> Path:
-    """Encode uint8 RGB frames as H.264 (yuv420p) mp4, via a temp file and rename."""
+def write_mp4(frames: np.ndarray, path: str | os.PathLike, fps: float, crf: int = 23) -> Path:
+    """Encode uint8 RGB frames as H.264 (yuv420p) mp4, via a temp file and rename. `fps` may be fractional (sampled
+    frames re-encoded at their sampled rate keep their times); even frame sizes (yuv420p)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp.mp4")
     with av.open(str(tmp), mode="w") as container:
-        stream = container.add_stream("libx264", rate=fps)
+        stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "veryfast", "g": str(2 * fps)}
+        stream.options = {"crf": str(crf), "preset": "veryfast", "g": str(max(1, round(2 * fps)))}
         for frame in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)

@@ -24,8 +24,12 @@ def frames_for(adapter, seed=0):
     policy = adapter.frame_policy()
     h, w = policy.size or (56, 56)
     g = torch.Generator().manual_seed(seed)
+    times = {name: [0.5 + i for i in range(count)] for name, count in (("spatial", policy.spatial),
+                                                                       ("temporal", policy.temporal))}
+    # a 10 s clip of 300 frames as the sampler describes it (Qwen2.5-VL and kin refuse frames without times)
     return {"spatial": torch.randint(0, 256, (policy.spatial, h, w, 3), dtype=torch.uint8, generator=g),
-            "temporal": torch.randint(0, 256, (policy.temporal, h, w, 3), dtype=torch.uint8, generator=g)}
+            "temporal": torch.randint(0, 256, (policy.temporal, h, w, 3), dtype=torch.uint8, generator=g),
+            "times": {**times, "duration_s": 10.0, "num_frames": 300}}
 
 
 def test_likelihood_mode_batches_like_single_requests_and_sees_the_video(model_folder):
@@ -36,7 +40,7 @@ def test_likelihood_mode_batches_like_single_requests_and_sees_the_video(model_f
     for b, s in zip(batched, singles, strict=True):
         assert b.letter in LETTERS and b.letter == LETTERS[max(range(4), key=b.letter_scores.__getitem__)]
         assert b.letter_scores == pytest.approx(s.letter_scores, abs=2e-3)  # left padding must not change answers
-    blank = {k: torch.zeros_like(v) for k, v in video.items()}
+    blank = {k: torch.zeros_like(v) if k != "times" else v for k, v in video.items()}
     assert adapter.answer([McqRequest(PROMPTS[0], blank)])[0].letter_scores != batched[0].letter_scores
     blind = adapter.answer([McqRequest(PROMPTS[0], None)])[0]
     assert blind.letter in LETTERS

@@ -7,8 +7,6 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-import torch
-
 from ..harness.fingerprint import folder_weights_fingerprint
 from .base import LETTERS, Adapter, LocalModelAnswers, McqAnswer, McqRequest, letter_token_ids
 
@@ -45,8 +43,10 @@ class BlindLMAdapter(LocalModelAnswers, Adapter):
         if self.model is None:
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
+            from .placement import load_kwargs
+
             self.tokenizer = AutoTokenizer.from_pretrained(self.path)
-            self.model = AutoModelForCausalLM.from_pretrained(self.path, dtype=torch.float32)
+            self.model = AutoModelForCausalLM.from_pretrained(self.path, **load_kwargs(dtype="float32"))
         self.tokenizer.padding_side = "left"
         self.model.eval()
         self._letter_ids = letter_token_ids(self.tokenizer) if self.scoring == "likelihood" else None

@@ -1,22 +1,20 @@
-"""Transformers-native video VLMs (AutoModelForImageTextToText + AutoProcessor chat templates), e.g. Qwen2.5-VL and
-LLaVA-OneVision; MIMIC-Chat reuses this adapter with its own video format."""
+"""Transformers-native video VLMs (AutoModelForImageTextToText + AutoProcessor chat templates): Qwen2/2.5/3-VL,
+LLaVA-OneVision, LLaVA-NeXT-Video, Video-LLaVA, SmolVLM, InternVL, ...; MIMIC-Chat reuses this adapter with its own
+video format. Placement (one device per rank, or sharded by device_map), dtype and quantization: placement.py; what a
+family needs (frame counts, frame times, packages): known_needs.py."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
-
-import torch
 
 from modeling_mimic_chat.frames_mimic_chat import FramePolicy
 
 from ..harness.fingerprint import folder_weights_fingerprint
 from .base import Adapter, LocalModelAnswers, McqRequest, letter_token_ids
-
-
-def _device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+from .known_needs import Needs, check_needs
+from .placement import load_kwargs
 
 
 @dataclass
@@ -31,25 +29,39 @@ class HFVideoAdapter(LocalModelAnswers, Adapter):
     revision: str | None = None
     dtype: str | None = None  # None: the checkpoint's dtype on CUDA, float32 on the CPU
     attn_implementation: str | None = None  # e.g. "sdpa", "flash_attention_2"; None: transformers' default
+    device_map: str | None = None  # "auto"/"balanced": shard over this rank's GPUs; None: whole on this rank's device
+    max_memory: dict[int | str, str] | None = None  # per-device budget for device_map, e.g. {0: "70GiB", "cpu": ...}
+    quantization: str | None = None  # "4bit" / "8bit" through bitsandbytes
     model: Any = None
     processor: Any = None
+    needs: Needs = field(default_factory=Needs, init=False)  # set from the family (known_needs.py)
 
     def __post_init__(self):
+        self.needs = check_needs(f"{self.kind}:{self.path}", self._model_type(), self.num_frames)
         if self.model is None:
             self.model, self.processor = self._load()
         self.processor.tokenizer.padding_side = "left"  # last position = next token for every row of a batch
         self.model.eval()
         self._letter_ids = letter_token_ids(self.processor.tokenizer) if self.scoring == "likelihood" else None
 
+    def _model_type(self) -> str | None:
+        """The family, read from the config alone so that an unmet need fails before gigabytes of weights load."""
+        if self.model is not None:
+            return self.model.config.model_type
+        from transformers import AutoConfig
+
+        return AutoConfig.from_pretrained(self.path, trust_remote_code=self.trust_remote_code,
+                                          revision=self.revision).model_type
+
     def _load(self):
         from transformers import AutoModelForImageTextToText, AutoProcessor
 
         kwargs = {"trust_remote_code": self.trust_remote_code, "revision": self.revision}
         processor = AutoProcessor.from_pretrained(self.path, **kwargs)
-        dtype = self.dtype or ("auto" if torch.cuda.is_available() else "float32")
-        dtype = dtype if dtype == "auto" else getattr(torch, dtype)
-        extra = {"attn_implementation": self.attn_implementation} if self.attn_implementation else {}
-        model = AutoModelForImageTextToText.from_pretrained(self.path, dtype=dtype, **kwargs, **extra).to(_device())
+        model = AutoModelForImageTextToText.from_pretrained(
+            self.path, **kwargs, **load_kwargs(dtype=self.dtype, attn_implementation=self.attn_implementation,
+                                               device_map=self.device_map, max_memory=self.max_memory,
+                                               quantization=self.quantization))
         return model, processor
 
     def frame_policy(self) -> FramePolicy:
@@ -60,9 +72,11 @@ class HFVideoAdapter(LocalModelAnswers, Adapter):
         return {"kind": self.kind, "name": self.name, "path": str(self.path), "revision": self.revision,
                 "class": type(self.model).__name__, "weights": weights, "scoring": self.scoring,
                 "num_frames": self.num_frames,
-                # precision and kernels change results; recorded only when set, so older run caches stay valid
+                # precision, quantization and kernels change results; recorded only when set, so older run caches
+                # stay valid. Placement (device_map, max_memory) does not change them and is left out.
                 **{key: value for key, value in (("dtype", self.dtype), ("attn_implementation",
-                                                                         self.attn_implementation)) if value}}
+                                                                         self.attn_implementation),
+                                                 ("quantization", self.quantization)) if value}}
 
     def video_input(self, video: dict[str, Any]) -> Any:
         return video["temporal"]
@@ -92,6 +106,9 @@ class HFVideoAdapter(LocalModelAnswers, Adapter):
             if request.video is not None:
                 videos.append(self.video_input(request.video))
                 metadata.append(self.video_metadata(request.video))
+                if self.needs.frame_times and metadata[-1] is None:
+                    raise ValueError(f"{self.kind}:{self.path} places frames in time ({self.needs.why}) but this video "
+                                     "carries no frame times; decode it with the harness's sampler")
         if videos and len(videos) != len(texts):
             raise ValueError("a batch mixes requests with and without video; group them by condition")
         kwargs = self.processor_kwargs(bool(videos))

@@ -4,7 +4,7 @@
   mimic-chat:PATH            MIMIC-Chat folder (remote code)
   hf:PATH                    transformers-native VLM (AutoModelForImageTextToText + AutoProcessor), e.g. Qwen2.5-VL
   blind-lm:PATH              text-only causal LM, never sees video
-  openai:MODEL@BASE_URL      OpenAI-compatible chat completions (key from $OPENAI_API_KEY)
+  openai:MODEL@BASE_URL      OpenAI-compatible chat completions, e.g. a vLLM server (key from $OPENAI_API_KEY)
 """
 
 from __future__ import annotations
@@ -40,12 +40,21 @@ def check_mimic_chat_folder(target: str) -> None:
 def build_adapter(spec: str, *, name: str | None = None, batch_size: int = 1, scoring: str = "generate",
                   num_frames: int = 8, settings: GenerationSettings | None = None,
                   trust_remote_code: bool = False, dtype: str | None = None,
-                  attn_implementation: str | None = None) -> Adapter:
+                  attn_implementation: str | None = None, placement: dict[str, Any] | None = None,
+                  api: dict[str, Any] | None = None) -> Adapter:
+    """`placement`: device_map / max_memory / quantization of hf: and mimic-chat: models (HFVideoAdapter fields);
+    `api`: video_form / media_dir / timeout_s / max_retries of openai: models (OpenAIChatAdapter fields)."""
     kind, _, target = spec.partition(":")
     if kind not in KINDS:
         raise ValueError(f"unknown model kind {kind!r} in {spec!r}; use one of {', '.join(KINDS)} (see --help)")
     if scoring not in ("generate", "likelihood"):
         raise ValueError(f"scoring must be generate or likelihood, not {scoring!r}")
+    placement = {key: value for key, value in (placement or {}).items() if value}
+    api = {key: value for key, value in (api or {}).items() if value is not None}
+    if placement and kind not in ("hf", "mimic-chat"):
+        raise ValueError(f"{', '.join(sorted(placement))} place hf: and mimic-chat: models, not {kind}:")
+    if api and kind != "openai":
+        raise ValueError(f"{', '.join(sorted(api))} apply to openai: models, not {kind}:")
     from .base import GenerationSettings
 
     common: dict[str, Any] = {"batch_size": batch_size, "scoring": scoring,
@@ -64,7 +73,7 @@ def build_adapter(spec: str, *, name: str | None = None, batch_size: int = 1, sc
         if scoring == "likelihood":
             raise ValueError("likelihood scoring needs an open model's logits; API models use scoring=generate")
         return OpenAIChatAdapter(name=name or model_id, model_id=model_id, base_url=base_url, num_frames=num_frames,
-                                 **common)
+                                 **api, **common)
     if not target:
         raise ValueError(f"{kind} needs a model folder or Hub id: {kind}:PATH")
     default_name = Path(target).name or target
@@ -73,13 +82,13 @@ def build_adapter(spec: str, *, name: str | None = None, batch_size: int = 1, sc
         from .hf_vlm import MimicChatAdapter
 
         return MimicChatAdapter(name=name or default_name, path=target, dtype=dtype,
-                                attn_implementation=attn_implementation, **common)
+                                attn_implementation=attn_implementation, **placement, **common)
     if kind == "hf":
         from .hf_vlm import HFVideoAdapter
 
         return HFVideoAdapter(name=name or default_name, path=target, num_frames=num_frames,
                               trust_remote_code=trust_remote_code, dtype=dtype,
-                              attn_implementation=attn_implementation, **common)
+                              attn_implementation=attn_implementation, **placement, **common)
     from .baselines import BlindLMAdapter
 
     return BlindLMAdapter(name=name or default_name, path=target, **common)

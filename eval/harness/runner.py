@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -96,9 +97,43 @@ def _batches(items: list, size: int):
         yield items[start:start + max(1, size)]
 
 
-def infer(adapter: Adapter, bench_dir: Path, todo: list[PlannedSample], log: JsonlLedger, options: RunOptions,
+class BackgroundLog:
+    """Appends each batch's rows (one write + fsync) from one background thread, so the fsync overlaps the next
+    batch's model call as decoding does. One write in flight at a time, in order: a kill loses at most that batch (a
+    rerun redoes it) and a failed write raises at the next append or at close."""
+
+    def __init__(self, log: JsonlLedger):
+        self.log, self.pending = log, None
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mimic-log")
+
+    def extend(self, rows: list[dict[str, Any]]) -> None:
+        self.wait()
+        self.pending = self.pool.submit(self.log.extend, rows)
+
+    def wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            self.pool.shutdown()
+
+
+def infer(adapter: Adapter, bench_dir: Path, todo: list[PlannedSample], ledger: JsonlLedger, options: RunOptions,
           model_fp: str, gen_fp: str) -> dict[str, Any]:
     """Answer every sample in `todo`; returns throughput telemetry of this call."""
+    log = BackgroundLog(ledger)
+    try:
+        return _infer(adapter, bench_dir, todo, log, options, model_fp, gen_fp)
+    finally:
+        log.close()
+
+
+def _infer(adapter: Adapter, bench_dir: Path, todo: list[PlannedSample], log: BackgroundLog, options: RunOptions,
+           model_fp: str, gen_fp: str) -> dict[str, Any]:
     from tqdm import tqdm
 
     by_video: dict[str, list[PlannedSample]] = {}
@@ -124,9 +159,8 @@ def infer(adapter: Adapter, bench_dir: Path, todo: list[PlannedSample], log: Jso
             needs_frames = condition != "blind" and adapter.frame_policy() is not None
             if needs_frames and decoded.error is not None:
                 status = decoded.error.split(":", 1)[0]
-                for sample in group:
-                    log.append({**_base_row(sample, adapter, model_fp, gen_fp), "status": status,
-                                "error": decoded.error})
+                log.extend([{**_base_row(sample, adapter, model_fp, gen_fp), "status": status,
+                             "error": decoded.error} for sample in group])
                 continue
             frames = condition_frames(decoded.frames, condition) if needs_frames else None
             for batch in _batches(group, adapter.batch_size):
