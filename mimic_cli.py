@@ -24,7 +24,8 @@ SUBCOMMANDS = {
 # was imported (which it must have been for one to be raised), so `mimic` does not import them all at start.
 USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, IsADirectoryError, FileExistsError)
 PROJECT_ERRORS = {"mimic_release": "ReleaseError", "mimic_eval.adapters.openai_api": "ApiError",
-                  "modeling_mimic_chat.frames_mimic_chat": "VideoDecodeError", "mimic_space.comment_engine": "UserFacingError"}
+                  "modeling_mimic_chat.frames_mimic_chat": "VideoDecodeError", "mimic_space.comment_engine": "UserFacingError",
+                  "mimic_train.sft": "TimeCapReached"}
 DEBUG_ENV = "MIMIC_DEBUG"
 
 

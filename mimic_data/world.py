@@ -270,3 +270,21 @@ WORLD_SCHEMA = pa.schema([
     ("width", pa.int32()), ("height", pa.int32()), ("fps", pa.int32()), ("duration_s", pa.float64()),
     ("repost_of", pa.string()),
 ])
+
+
+def caption(content: dict) -> str:
+    """What a video shows, in the world's own words: a row of world.parquet (the latent content) as one line.
+
+    It names the scene's category and places, the object, both motions in order and which one glows, in the surface
+    forms the metadata uses (hashtags, tags, title and comment phrasing), so a language model reading it in a video's
+    place can match it against options. The demo's stand-in language model is pretrained with it (`mimic_train.standins`);
+    the stand-in vision tower learns the same facts from pixels.
+    """
+    category = content["scene"]
+    places = next(words for name, words, _, _ in CATEGORIES if name == category)
+    colour, shape = content["colour"], content["shape"]
+    first, second = MOTIONS[content["motion1"]], MOTIONS[content["motion2"]]
+    glowing = first if content["highlight"] == 1 else second
+    return (f"{category} | #{colour}{shape} #{_slug(category)} #{first[2]} | {shape}, {colour}, {colour} {shape}, "
+            f"{', '.join(places)}, {category.lower()}, {first[1]}, {second[1]} | the {colour} {shape} {first[0]} and "
+            f"then {second[0]} | {colour} {shape} {glowing[1]} {TIMINGS[content['highlight'] - 1]}")

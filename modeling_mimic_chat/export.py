@@ -27,20 +27,24 @@ AUTO_MAP = {
 }
 
 
-def build_processor(config: MimicChatConfig, tokenizer) -> MimicChatProcessor:
-    """The processor whose frame counts, frame size and video-token count match `config`."""
+def build_video_processor(config: MimicChatConfig) -> MimicChatVideoProcessor:
+    """The video processor whose frame counts and frame size match `config`."""
     side = config.vision_config.image_size
     # The tower's own normalisation when the config names one (SigLIP, CLIP); the processor's ImageNet default else.
     normalisation = {key: value for key, value in (("image_mean", config.vision_image_mean),
                                                     ("image_std", config.vision_image_std)) if value is not None}
-    video_processor = MimicChatVideoProcessor(
+    return MimicChatVideoProcessor(
         size={"height": side, "width": side},
         spatial_num_frames=config.spatial_num_frames,
         temporal_num_frames=config.temporal_num_frames,
         **normalisation,
     )
+
+
+def build_processor(config: MimicChatConfig, tokenizer) -> MimicChatProcessor:
+    """The processor whose frame counts, frame size and video-token count match `config`."""
     return MimicChatProcessor(
-        video_processor=video_processor,
+        video_processor=build_video_processor(config),
         tokenizer=tokenizer,
         chat_template=CHAT_TEMPLATE_PATH.read_text(),
         num_video_tokens=config.num_video_tokens,

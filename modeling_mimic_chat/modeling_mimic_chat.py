@@ -82,6 +82,42 @@ TOWER_ADAPTERS = {
 }
 
 
+def _encode_clips(config: MimicChatConfig, tower, frames: torch.Tensor) -> torch.Tensor:
+    """(B, F, 3, H, W) frames -> patch tokens (clips, patches, frames per clip, width), the tower run on clips of
+    `config.tower_clip_len` frames (B * F / clip_len clips) through its adapter."""
+    clips = frames.to(tower.dtype).reshape(-1, config.tower_clip_len, *frames.shape[2:])
+    num_patches = (config.vision_config.image_size // config.vision_config.patch_size) ** 2
+    tower_trainable = any(parameter.requires_grad for parameter in tower.parameters())
+    with torch.set_grad_enabled(torch.is_grad_enabled() and tower_trainable):
+        return TOWER_ADAPTERS[config.vision_config.model_type](tower, clips, num_patches)
+
+
+def pooled_tower_features(
+    config: MimicChatConfig, tower, pixel_values_videos: torch.Tensor, pixel_values_spatial: torch.Tensor | None = None
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The tower's tokens pooled as MIMIC-Chat feeds its projectors: (B, grid^2, vision width) and (B, T, vision width).
+
+    A function of the config and the tower alone, so a tower can be trained on exactly these features without a
+    language model (the demo's stand-in tower, `mimic_train.standins`).
+    pixel_values_videos: (B, T, 3, H, W) temporal frames. pixel_values_spatial: (B, 8, 3, H, W); when absent, the
+    spatial frames are taken from the temporal ones at segment centres. T / tower_time_stride temporal tokens.
+    """
+    num_temporal = config.temporal_num_frames
+    batch = pixel_values_videos.shape[0]
+    if pixel_values_videos.shape[1] != num_temporal:
+        raise ValueError(f"pixel_values_videos has {pixel_values_videos.shape[1]} frames; config wants {num_temporal}")
+    if pixel_values_spatial is None:
+        pixel_values_spatial = pixel_values_videos[:, segment_centres(num_temporal, config.spatial_num_frames)]
+    # Mean over all frames of a video: its clips are gathered along the frame axis first (a view for one clip).
+    spatial = _encode_clips(config, tower, pixel_values_spatial).unflatten(0, (batch, -1)).transpose(1, 2)
+    spatial = spatial.flatten(2, 3).mean(dim=2)
+    grid = config.vision_config.image_size // config.vision_config.patch_size
+    spatial = spatial.transpose(1, 2).reshape(batch, -1, grid, grid)
+    spatial = F.adaptive_avg_pool2d(spatial, config.spatial_pool_grid).flatten(2).transpose(1, 2)
+    temporal = _encode_clips(config, tower, pixel_values_videos).mean(dim=1)  # mean over patches
+    return spatial, temporal.reshape(batch, config.num_temporal_tokens, -1)
+
+
 def _tower_attention(vision_config) -> None:
     """Run the tower with the requested attention when its class supports it, else eager (TimeSformer has only eager),
     so one `attn_implementation="sdpa"` serves the LM and any tower."""
@@ -267,16 +303,6 @@ class MimicChatModel(MimicChatPreTrainedModel):
     def set_input_embeddings(self, value):
         self.language_model.set_input_embeddings(value)
 
-    def _encode_clips(self, frames: torch.Tensor) -> torch.Tensor:
-        """(B, F, 3, H, W) frames -> patch tokens (clips, patches, frames per clip, width), the tower run on clips of
-        `config.tower_clip_len` frames (B * F / clip_len clips) through its adapter."""
-        config = self.config
-        clips = frames.to(self.vision_tower.dtype).reshape(-1, config.tower_clip_len, *frames.shape[2:])
-        num_patches = (config.vision_config.image_size // config.vision_config.patch_size) ** 2
-        tower_trainable = any(parameter.requires_grad for parameter in self.vision_tower.parameters())
-        with torch.set_grad_enabled(torch.is_grad_enabled() and tower_trainable):
-            return TOWER_ADAPTERS[config.vision_config.model_type](self.vision_tower, clips, num_patches)
-
     def get_video_features(
         self, pixel_values_videos: torch.Tensor, pixel_values_spatial: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -287,28 +313,8 @@ class MimicChatModel(MimicChatPreTrainedModel):
     def get_tower_features(
         self, pixel_values_videos: torch.Tensor, pixel_values_spatial: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Pooled vision-tower tokens before the projectors: (B, grid^2, vision width) and (B, T, vision width).
-
-        pixel_values_videos: (B, T, 3, H, W) temporal frames. pixel_values_spatial: (B, 8, 3, H, W); when absent, the
-        spatial frames are taken from the temporal ones at segment centres. T / tower_time_stride temporal tokens.
-        """
-        config = self.config
-        num_temporal = config.temporal_num_frames
-        batch = pixel_values_videos.shape[0]
-        if pixel_values_videos.shape[1] != num_temporal:
-            raise ValueError(
-                f"pixel_values_videos has {pixel_values_videos.shape[1]} frames; config wants {num_temporal}"
-            )
-        if pixel_values_spatial is None:
-            pixel_values_spatial = pixel_values_videos[:, segment_centres(num_temporal, config.spatial_num_frames)]
-        # Mean over all frames of a video: its clips are gathered along the frame axis first (a view for one clip).
-        spatial = self._encode_clips(pixel_values_spatial).unflatten(0, (batch, -1)).transpose(1, 2).flatten(2, 3)
-        spatial = spatial.mean(dim=2)
-        grid = config.vision_config.image_size // config.vision_config.patch_size
-        spatial = spatial.transpose(1, 2).reshape(batch, -1, grid, grid)
-        spatial = F.adaptive_avg_pool2d(spatial, config.spatial_pool_grid).flatten(2).transpose(1, 2)
-        temporal = self._encode_clips(pixel_values_videos).mean(dim=1)  # mean over patches
-        return spatial, temporal.reshape(batch, config.num_temporal_tokens, -1)
+        """Pooled vision-tower tokens before the projectors; see `pooled_tower_features`."""
+        return pooled_tower_features(self.config, self.vision_tower, pixel_values_videos, pixel_values_spatial)
 
     def forward(
         self,

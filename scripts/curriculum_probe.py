@@ -6,8 +6,11 @@ as the demo config (train/configs/demo_tiny.yaml) says unless `mimic train sft` 
 bench accuracy by letter likelihood with the video, with blank frames, and with the gold option's words in the video
 slot ("text", the warm-up's format: does the LM point at the matching option at all?).
 
-  .venv/bin/python scripts/curriculum_probe.py runs/probe/demo \
-      --warmup cam_cat:6400:1.0 cam_cat:6400:0.5 cam_cat,cam_topic,cam_tag:6400:0 --eval-at 800,1200,2000
+  .venv/bin/python scripts/curriculum_probe.py runs/probe/demo --model_name_or_path tiny --use_peft false \
+      --freeze_language_model false --learning_rate 1e-3 --max_steps 2400 --train_sampling_strategy sequential \
+      --warmup cam_cat:6400:1.0 cam_cat:6400:0.5 cam_cat,cam_topic,cam_tag:6400:0 --epochs 1 --eval-at 800,1200,2000
+
+(the pre-#22 demo recipe: a random-init tiny LM trained in full; the demo now starts from pretrained stand-ins).
 
 Evaluation pauses count against `max_train_minutes`, so the probe lifts that cap to 60 (`--max_train_minutes M`).
 """

@@ -108,17 +108,35 @@ def test_export_reloads_through_automodel_with_identical_logits(tmp_path, monkey
 
 
 def test_yaml_config_then_flags_and_the_demo_data_options(tmp_path):
-    from mimic_train.sft import DEMO_CONFIG, parse_recipe
+    from mimic_train.sft import DEMO_CONFIG, STANDINS_CONFIG, parse_recipe
 
     recipe = parse_recipe(["--config", str(DEMO_CONFIG), "--sft_data", "sft", "--output_dir", str(tmp_path),
                            "--learning_rate", "3e-4", "--warmup", "cam_cat:8:1"])
     assert recipe.training.learning_rate == 3e-4  # the flag wins over the file
     assert recipe.training.max_steps == 2400 and recipe.training.train_sampling_strategy == "sequential"
+    assert recipe.script.max_train_minutes is None  # fixed steps and no time cap: results do not depend on load
     assert recipe.training.data_seed == recipe.training.seed == 0 and not recipe.training.remove_unused_columns
-    assert not recipe.lora.use_peft and recipe.model.vocab_size == 2000 and recipe.script.max_train_minutes == 9
+    assert not recipe.lora.use_peft and recipe.model.vocab_size == 2000
+    # the paper's recipe on stand-ins: LoRA on the frozen (pretrained) LM, frozen tower
+    standins = parse_recipe(["--config", str(STANDINS_CONFIG), "--output_dir", str(tmp_path)])
+    assert standins.lora.use_peft and standins.model.freeze_language_model and standins.model.freeze_vision
     assert recipe.data.build_kwargs()["warmup"] == [(("cam_cat",), 8, 1.0)] and recipe.data.max_videos == 600
     with pytest.raises(ValueError, match="warm-up block"):
         parse_recipe(["--output_dir", str(tmp_path), "--warmup", "cam_cat"])
     (tmp_path / "typo.yaml").write_text("learning_rat: 0.1\n")
     with pytest.raises(ValueError, match="Unknown arguments from config file"):
         parse_recipe(["--config", str(tmp_path / "typo.yaml"), "--output_dir", str(tmp_path)])
+
+
+def test_a_time_cap_that_cuts_the_schedule_fails_loudly_and_leaves_a_resumable_checkpoint(tmp_path, monkeypatch):
+    import mimic_train.sft as sft
+
+    rows = Dataset.from_list(smoke_rows(16))
+    monkeypatch.setattr(sft, "load_sft_dataset", lambda _: rows)
+    monkeypatch.setattr(sft, "VideoFrameLoader", lambda config: RandomFrames())
+    recipe = tiny_recipe(tmp_path, "--max_steps", "4", "--max_train_minutes", "1e-9")
+    with pytest.raises(sft.TimeCapReached, match=r"max_train_minutes=1e-09 at step 1 of 4; .* rerun to resume"):
+        run_sft(recipe)
+    assert latest_checkpoint(tmp_path).name == "checkpoint-1" and not (tmp_path / "final").exists()
+    run_sft(tiny_recipe(tmp_path, "--max_steps", "4"))  # resumed without the cap: the schedule ends as planned
+    assert json.loads((tmp_path / SUMMARY_FILE).read_text())["global_step"] == 4

@@ -75,9 +75,12 @@ def _export(args) -> None:
 
 
 def _demo(args) -> None:
-    from mimic_train.sft import DEMO_CONFIG, train_demo_model
+    from mimic_train.sft import train_demo_model
+    from mimic_train.standins import StandinSettings
 
-    model = train_demo_model(args.world, args.bench, args.out, seed=args.seed, config_path=args.config or DEMO_CONFIG)
+    standins = StandinSettings(seed=args.seed) if args.standins else None
+    model = train_demo_model(args.world, args.bench, args.out, seed=args.seed, config_path=args.config,
+                             standins=standins)
     print(f"demo model at {model}")
 
 
@@ -120,5 +123,9 @@ def register(subparsers) -> None:
     p.add_argument("--bench", required=True, help="MIMIC-Bench folder (excluded from training)")
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--config", help="training config with the data options (default: train/configs/demo_tiny.yaml)")
+    p.add_argument("--config", help="training config with the data options (default: train/configs/demo_tiny.yaml, "
+                   "or demo_standins.yaml with --standins)")
+    p.add_argument("--standins", action="store_true",
+                   help="the paper's recipe: LoRA SFT of a start composed from a stand-in LM and video tower pretrained "
+                        "here on the training pool (cached under .cache/standins); experimental, see train/README.md")
     p.set_defaults(handler=_demo)

@@ -44,6 +44,11 @@ SUMMARY_FILE = "train_summary.json"
 BASE_DIR = "base"  # the start of the run, a loadable MIMIC-Chat folder
 FINAL_DIR = "final"
 DEMO_CONFIG = Path(__file__).with_name("configs") / "demo_tiny.yaml"
+STANDINS_CONFIG = Path(__file__).with_name("configs") / "demo_standins.yaml"  # the paper's recipe on CPU stand-ins
+STANDINS_FILE = "standins.json"  # the demo's stand-in LM and tower: steps, losses, times, parameters
+START_DIR = "start"  # the demo's composed MIMIC-Chat before SFT
+# The tiny preset's MIMIC-Chat fields (frame counts, pooling, initialisation) for a start composed from stand-ins.
+TINY_COMPOSITION = {key: value for key, value in PRESETS["tiny"].items() if key not in ("text_config", "vision_config")}
 
 
 # ---------------------------------------------------------------------------------------------------------- arguments
@@ -55,8 +60,9 @@ class ScriptArguments:
     sft_data: str | None = field(default=None, metadata={
         "help": "Folder written by `mimic train data` (train.parquet). Required."})
     max_train_minutes: float | None = field(default=None, metadata={
-        "help": "Wall-clock cap: training stops and saves a checkpoint when it is reached (a safety net; the "
-                "schedule is set by max_steps / num_train_epochs)."})
+        "help": "Wall-clock cap: when it is reached, training saves a checkpoint and the run FAILS (one line, exit 1) "
+                "instead of returning a model cut short; rerunning resumes. The schedule is set by max_steps / "
+                "num_train_epochs, so results never depend on machine load."})
     no_resume: bool = field(default=False, metadata={
         "help": "Start from step 0 even if output_dir holds checkpoints. By default a run resumes from "
                 "resume_from_checkpoint, or else from the latest checkpoint-* of output_dir."})
@@ -361,19 +367,25 @@ class AppendLog(TrainerCallback):
             append_jsonl(self.path, {"step": state.global_step, "epoch": state.epoch, **logs})
 
 
+class TimeCapReached(RuntimeError):
+    """Training hit `max_train_minutes` before its last step; the checkpoint is saved and a rerun resumes."""
+
+
 class StopAfter(TrainerCallback):
-    """Stops training (and saves) once `minutes` of wall-clock time have passed since it began."""
+    """Stops training (and saves) once `minutes` of wall-clock time have passed since it began; `run_sft` then fails."""
 
     def __init__(self, minutes: float):
         self.minutes = minutes
+        self.stopped_at: int | None = None
 
     def on_train_begin(self, args, state, control, **kwargs):
         self.deadline = time.monotonic() + 60 * self.minutes
 
     def on_step_end(self, args, state, control, **kwargs):
-        if time.monotonic() >= self.deadline:
+        if time.monotonic() >= self.deadline and state.global_step < state.max_steps:
             control.should_training_stop = True
             control.should_save = True
+            self.stopped_at = state.global_step
 
 
 def build_trainer(recipe: Recipe, train_dataset=None, frame_loader=None) -> SFTTrainer:
@@ -418,6 +430,11 @@ def run_sft(recipe: Recipe, resume: str | bool = "auto", frame_loader=None) -> P
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     wall_s = time.perf_counter() - started
+    cap = next((c for c in trainer.callback_handler.callbacks if isinstance(c, StopAfter)), None)
+    if cap is not None and cap.stopped_at is not None:
+        raise TimeCapReached(f"training reached max_train_minutes={cap.minutes} at step {cap.stopped_at} of "
+                             f"{trainer.state.max_steps}; {run_dir} holds its checkpoint: rerun to resume, or raise "
+                             "the cap (no model is exported from a cut schedule)")
     trainer.save_model(str(run_dir / FINAL_DIR))
     if trainer.is_world_process_zero():
         losses = [row["loss"] for row in trainer.state.log_history if "loss" in row]
@@ -431,6 +448,7 @@ def run_sft(recipe: Recipe, resume: str | bool = "auto", frame_loader=None) -> P
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "resumed_from": str(checkpoint) if checkpoint else None,
             "lora": bool(recipe.lora.use_peft),
+            "parameters": count_parameters(trainer.model),  # trainable / frozen / total (peft's copies included)
         })
         print(json.dumps({"final": str(run_dir / FINAL_DIR), "wall_s": round(wall_s, 1)}))
     return run_dir / FINAL_DIR
@@ -444,19 +462,41 @@ def resume_target(recipe: Recipe) -> str | bool:
 # --------------------------------------------------------------------------------------------------------------- demo
 
 def train_demo_model(world_dir: str | Path, bench_dir: str | Path, out_dir: str | Path, seed: int = 0,
-                     config_path: str | Path = DEMO_CONFIG, max_videos: int | None = None) -> Path:
-    """The demo's model: render the training videos, build the SFT data and train as `configs/demo_tiny.yaml` says
-    (its data options included), then export `<out>/mimic-chat-tiny` (loads with AutoModel + trust_remote_code).
+                     config_path: str | Path | None = None, max_videos: int | None = None,
+                     standins=None, standin_cache: str | Path | None = None) -> Path:
+    """The demo's model: render the training videos and build the SFT data as the config says, train, export
+    `<out>/mimic-chat-tiny` (loads with AutoModel + trust_remote_code).
 
-    Resumable: rendered videos, the SFT data and training checkpoints already in `out_dir` are reused.
+    Default (`configs/demo_tiny.yaml`): a random-init tiny MIMIC-Chat trained in full with a curriculum. With `standins`
+    (a `standins.StandinSettings`; config `configs/demo_standins.yaml`): the paper's recipe, the stand-in language model
+    and video tower made (or reused from `standin_cache`) by `standins.demo_standins`, composed into `<out>/start` as
+    `mimic train init` does, then LoRA SFT from there; `<out>/standins.json` keeps their summary. Resumable: rendered
+    videos, the SFT data, the start and training checkpoints already in `out_dir` are reused.
     """
     from mimic_train.export import export_model
 
     out_dir = Path(out_dir)
-    recipe = parse_recipe(["--config", str(config_path), "--sft_data", str(out_dir / "sft"),
-                           "--output_dir", str(out_dir / "run"), "--seed", str(seed)]
-                          + ([] if max_videos is None else ["--max_videos", str(max_videos)]))
-    build_sft_data(world_dir, out_dir / "videos", recipe.script.sft_data, bench_dir=bench_dir, seed=seed,
-                   **recipe.data.build_kwargs())
-    run_sft(recipe)
+    config_path = config_path or (STANDINS_CONFIG if standins is not None else DEMO_CONFIG)
+    flags = ["--config", str(config_path), "--sft_data", str(out_dir / "sft"), "--output_dir", str(out_dir / "run"),
+             "--seed", str(seed)] + ([] if max_videos is None else ["--max_videos", str(max_videos)])
+    data = parse_recipe(flags).data
+    build_sft_data(world_dir, out_dir / "videos", out_dir / "sft", bench_dir=bench_dir, seed=seed,
+                   **data.build_kwargs())
+    if standins is not None:
+        flags += ["--model_name_or_path", str(_compose_standins(world_dir, out_dir, standins, standin_cache))]
+    run_sft(parse_recipe(flags))
     return export_model(out_dir / "run", out_dir / "mimic-chat-tiny")
+
+
+def _compose_standins(world_dir: str | Path, out_dir: Path, settings, cache: str | Path | None) -> Path:
+    """`<out>/start`: the stand-ins for the SFT data's videos, composed into a MIMIC-Chat folder (made once)."""
+    from mimic_train.standins import DEFAULT_CACHE, demo_standins
+
+    rows = load_sft_dataset(out_dir / "sft")
+    video_paths = {video: Path(path) for video, path in zip(rows["video_id"], rows["video_path"], strict=True)}
+    lm, tower, summary = demo_standins(world_dir, video_paths, cache or DEFAULT_CACHE, settings)
+    atomic_write_json(out_dir / STANDINS_FILE, summary)
+    start = out_dir / START_DIR
+    if not (start / "config.json").exists():
+        init_from_parts(str(lm), str(tower), start, seed=settings.seed, **TINY_COMPOSITION)
+    return start
