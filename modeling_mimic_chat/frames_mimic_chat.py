@@ -23,10 +23,14 @@ How it stays fast (PyAV backend, the default):
    slice), so frame index -> presentation timestamp is exact, also for variable frame rate.
 2. Only packets that some target needs go to the decoder: GOPs without a target are never sent, a GOP is cut after
    its last target, and non-reference H.264 frames (most B-frames) that are not targets are dropped before decoding.
-   Dropping a non-reference picture changes no other picture, so the result equals decoding everything.
+   Dropping a non-reference picture changes no other picture, so the result equals decoding everything. Where
+   reference packets were skipped, the decoder restarts at the next keyframe as after a seek (`_entry_chunks`).
 3. Only target frames are converted to RGB, resized in swscale on the way (`size`, in display orientation).
-4. `threads=2` frame threads fits one video on this 2-core machine; for throughput across many videos run one
-   process per core with `threads=1` (perf/sampler.py measures both).
+4. `threads=N` splits the needed packets into up to N runs of whole chunks, balanced, each decoded by its own
+   single-threaded decoder in its own thread (FFmpeg releases the GIL; chunks are independent, so this scales where
+   FFmpeg's frame threads wait on chains of P-frames); with fewer chunks than threads each decoder gets FFmpeg
+   threads. For throughput across many videos run one process per core with `threads=1` (perf/sampler.py measures
+   both).
 
 `mode="fast"` snaps every target to the nearest keyframe and decodes only those keyframes (each decodes alone): close
 to the keyframe-only floor, but frames are approximate (up to half a GOP away) and temporal frames repeat when the
@@ -48,6 +52,7 @@ import math
 import os
 import struct
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -432,21 +437,21 @@ def _decode_pyav(source: _Source, targets_fn, size, threads: int, mode: str) -> 
                 snap[i] = bisect.bisect_left(index.pts_sorted, min(candidates, key=lambda k: (abs(k - pts), k)))
             spatial_idx, temporal_idx = [snap[i] for i in spatial_idx], [snap[i] for i in temporal_idx]
         wanted_pts = {index.pts_sorted[i] for i in set(spatial_idx) | set(temporal_idx)}
-        needed = set(_needed_packets(index, wanted_pts)) if mode == "exact" else {
-            p.order for p in index.packets if p.pts in wanted_pts}
-        ctx = stream.codec_context
-        ctx.thread_type = "AUTO" if threads > 1 else "SLICE"
-        ctx.thread_count = threads
+        needed = _needed_packets(index, wanted_pts) if mode == "exact" else [
+            p.order for p in index.packets if p.pts in wanted_pts]
         arrays: dict[int, np.ndarray] = {}
-        convert = _Converter(size)
-        decoded = 0
+        decoded, orientation = 0, _Orientation()
         if needed:
             try:
-                decoded = _decode_needed(container, index, needed, wanted_pts, convert, arrays)
+                runs = _decode_runs_of(_entry_chunks(index, needed), threads)
+                decoded, orientation = _decode_runs(container, source, index, runs, wanted_pts, size, threads, arrays)
+            except VideoDecodeError:
+                raise
             except Exception as exc:  # FFmpeg decode errors on damaged data
                 raise VideoDecodeError(source.label, f"decode failed: {exc}", "undecodable") from exc
-        result = _Decoded(index, spatial_idx, temporal_idx, arrays, decoded, convert.orientation or _Orientation(),
-                          ctx.width, ctx.height, container.format.name, ctx.name)
+        ctx = stream.codec_context
+        result = _Decoded(index, spatial_idx, temporal_idx, arrays, decoded, orientation, ctx.width, ctx.height,
+                          container.format.name, ctx.name)
     finally:
         container.close()
     missing = wanted_pts - arrays.keys()
@@ -456,16 +461,82 @@ def _decode_pyav(source: _Source, targets_fn, size, threads: int, mode: str) -> 
     return result
 
 
-def _decode_needed(container, index: _Index, needed: set[int], wanted_pts: set[int], convert: _Converter,
+def _entry_chunks(index: _Index, needed: list[int]) -> list[list[int]]:
+    """Split the needed packets (decode order) into chunks that each start decoding afresh at a keyframe.
+
+    A GOP starts a chunk when reference packets before its keyframe were skipped (the decoder must restart there as
+    after a seek: continuing would leave a gap in the H.264 frame numbers, which FFmpeg answers on open-GOP streams
+    by reordering and losing frames) or when it needs no picture shown before its keyframe (nothing of the previous
+    GOP is needed, so a separate decoder can start there). Otherwise it continues the chunk before it."""
+    gops: list[list[int]] = []
+    for order in needed:
+        if index.packets[order].keyframe or not gops:
+            gops.append([order])
+        else:
+            gops[-1].append(order)
+    chunks = gops[:1]
+    for gop in gops[1:]:
+        key_pts = index.packets[gop[0]].pts
+        skipped_reference = any(p.reference for p in index.packets[chunks[-1][-1] + 1:gop[0]])
+        if skipped_reference or not any(index.packets[order].pts < key_pts for order in gop):
+            chunks.append(gop)
+        else:
+            chunks[-1].extend(gop)
+    return chunks
+
+
+def _decode_runs_of(chunks: list[list[int]], parts: int) -> list[list[list[int]]]:
+    """At most `parts` contiguous runs of chunks, one per decoder, balanced by packet count (each chunk goes to the
+    run its middle packet falls in)."""
+    total = sum(map(len, chunks))
+    runs: list[list[list[int]]] = [[] for _ in range(min(parts, len(chunks)))]
+    done = 0
+    for chunk in chunks:
+        runs[min(len(runs) - 1, (2 * done + len(chunk)) * len(runs) // (2 * total))].append(chunk)
+        done += len(chunk)
+    return [run for run in runs if run]
+
+
+def _decode_runs(container, source: _Source, index: _Index, runs: list[list[list[int]]], wanted_pts: set[int],
+                 size, threads: int, arrays: dict) -> tuple[int, _Orientation]:
+    """Decode each run on its own decoder: the first on `container` in this thread, the others in threads on their
+    own containers (FFmpeg decodes without the GIL; chunks decode independently, so this scales where FFmpeg's frame
+    threads stall on a chain of P-frames). With fewer runs than `threads`, each decoder also gets FFmpeg threads.
+    Returns the frames decoded and the orientation read from the first frame."""
+    per_decoder = max(1, threads // len(runs))
+
+    def decode(run: list[list[int]], own_container) -> tuple[dict, int, _Orientation | None]:
+        ctx = own_container.streams.video[0].codec_context
+        ctx.thread_type = "AUTO" if per_decoder > 1 else "SLICE"
+        ctx.thread_count = per_decoder
+        convert, found = _Converter(size), {}
+        count = _decode_chunks(own_container, index, run, wanted_pts, convert, found)
+        return found, count, convert.orientation
+
+    def decode_elsewhere(run: list[list[int]]):
+        with _open(source) as own_container:
+            return decode(run, own_container)
+
+    with ThreadPoolExecutor(max_workers=max(1, len(runs) - 1)) as pool:
+        others = [pool.submit(decode_elsewhere, run) for run in runs[1:]]
+        results = [decode(runs[0], container)] + [future.result() for future in others]
+    for found, _, _ in results:
+        arrays.update(found)
+    return sum(count for _, count, _ in results), results[0][2] or _Orientation()
+
+
+def _decode_chunks(container, index: _Index, chunks: list[list[int]], wanted_pts: set[int], convert: _Converter,
                    arrays: dict, seek: bool = True) -> int:
-    """Send the needed packets (by decode-order position) to the decoder; keep wanted frames; return frames decoded."""
+    """Send the chunks' packets (decode-order positions) to the decoder, restarting it (drain, reset) at each chunk;
+    keep wanted frames; return frames decoded."""
     stream = container.streams.video[0]
     ctx = stream.codec_context
     order_of_pts = {p.pts: p.order for p in index.packets}
-    first = min(needed)
+    chunk_of = {order: k for k, chunk in enumerate(chunks) for order in chunk}
+    first = chunks[0][0]
     # the index pass left the demuxer at the end: always seek (to the first needed keyframe, or back to the start)
     container.seek(index.packets[first].pts if seek else 0, stream=stream, backward=True, any_frame=False)
-    decoded, remaining, started = 0, len(needed), False
+    decoded, remaining, started, current = 0, len(chunk_of), False, 0
 
     def keep(frames) -> int:
         count = 0
@@ -481,10 +552,15 @@ def _decode_needed(container, index: _Index, needed: set[int], wanted_pts: set[i
         position = order_of_pts.get(packet.pts, -1)
         if not started:
             if seek and position > first:  # the seek landed past the first needed packet: read from the start
-                return _decode_needed(container, index, needed, wanted_pts, convert, arrays, seek=False)
+                return _decode_chunks(container, index, chunks, wanted_pts, convert, arrays, seek=False)
             started = True
-        if position not in needed:
+        chunk = chunk_of.get(position)
+        if chunk is None:
             continue
+        if chunk != current:  # a fresh start, as after a seek
+            decoded += keep(ctx.decode(None))
+            ctx.flush_buffers()
+            current = chunk
         remaining -= 1
         decoded += keep(ctx.decode(packet))
         if remaining == 0:

@@ -3,6 +3,7 @@
 Clips are tiny H.264 files written by mimic_data.render.write_mp4 (x264 with B-frames and a 2 s keyframe interval)."""
 
 import math
+import subprocess
 
 import av
 import numpy as np
@@ -10,7 +11,18 @@ import pytest
 import torch
 
 from mimic_data.render import write_mp4
-from modeling_mimic_chat.frames_mimic_chat import VideoDecodeError, sample_frames, segment_centres, temporal_count
+from modeling_mimic_chat.frames_mimic_chat import (
+    VideoDecodeError,
+    _build_index,
+    _decode_runs_of,
+    _entry_chunks,
+    _needed_packets,
+    _open,
+    _Source,
+    sample_frames,
+    segment_centres,
+    temporal_count,
+)
 
 N_FRAMES, FPS = 97, 8
 
@@ -48,10 +60,21 @@ def test_temporal_count_fps_rule_is_capped():
     assert temporal_count(5, 0.2, 32, 1.0) == 1
 
 
+@pytest.fixture(scope="module")
+def open_gop_clip(tmp_path_factory):
+    """x264 open GOPs (keyframes are not IDR; B-frames after a keyframe show before it) with noise in every frame."""
+    path = tmp_path_factory.mktemp("open_gop") / "open_gop.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=96x64:rate=24:duration=4",
+                    "-vf", "noise=alls=20:allf=t", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-bf", "3",
+                    "-x264-params", "open-gop=1:keyint=12:min-keyint=12:scenecut=0", str(path)], check=True)
+    return path
+
+
+@pytest.mark.parametrize("threads", [1, 2, 3])
 @pytest.mark.parametrize("size", [None, (32, 48)])
-def test_exact_mode_equals_decoding_everything(clip, size):
+def test_exact_mode_equals_decoding_everything(clip, size, threads):
     reference = decode_all(clip, size)
-    result = sample_frames(clip, size=size)
+    result = sample_frames(clip, size=size, threads=threads)
     assert result.num_frames == N_FRAMES == len(reference)
     assert result.spatial_indices == segment_centres(N_FRAMES, 8)
     assert result.temporal_indices == segment_centres(N_FRAMES, 32)
@@ -64,6 +87,37 @@ def test_exact_mode_equals_decoding_everything(clip, size):
     assert result.spatial_times == pytest.approx([i / FPS for i in result.spatial_indices])
     # non-reference frames that are not targets were skipped, and nothing after the last target was decoded
     assert result.frames_decoded < N_FRAMES
+
+
+def test_threads_split_the_decode_into_runs_that_start_at_keyframes(clip):
+    """threads=2 decodes on two decoders (GOP runs), each starting at a keyframe, with no frame decoded twice."""
+    container = _open(_Source(clip))
+    index = _build_index(container, str(clip))
+    container.close()
+    wanted = {index.pts_sorted[i] for i in segment_centres(N_FRAMES, 8) + segment_centres(N_FRAMES, 32)}
+    needed = _needed_packets(index, wanted)
+    runs = _decode_runs_of(_entry_chunks(index, needed), 2)
+    assert len(runs) == 2 and [order for run in runs for chunk in run for order in chunk] == needed
+    assert all(index.packets[chunk[0]].keyframe for run in runs for chunk in run)
+    sizes = [sum(map(len, run)) for run in runs]
+    assert abs(sizes[0] - sizes[1]) <= max(len(chunk) for run in runs for chunk in run)
+    one, two = sample_frames(clip, threads=1), sample_frames(clip, threads=2)
+    assert torch.equal(one.temporal, two.temporal) and one.frames_decoded == two.frames_decoded
+
+
+@pytest.mark.parametrize("spatial", [3, 4, 5, 8, 12])
+def test_open_gop_clips_decode_exactly_with_gops_skipped(open_gop_clip, spatial):
+    """Skipping GOPs of an open-GOP stream used to lose target frames (a frame-number gap); each chunk now restarts
+    the decoder as a seek would, on one decoder or several."""
+    reference = decode_all(open_gop_clip)
+    counts = set()
+    for threads in (1, 2, 3):
+        result = sample_frames(open_gop_clip, spatial=spatial, temporal=0, threads=threads)
+        assert result.spatial_indices == segment_centres(len(reference), spatial)
+        for row, index in enumerate(result.spatial_indices):
+            np.testing.assert_array_equal(result.spatial[row].numpy(), reference[index], err_msg=f"frame {index}")
+        counts.add(result.frames_decoded)
+    assert len(counts) == 1  # the split into runs decodes the same frames
 
 
 def test_spatial_only_decodes_less(clip):
