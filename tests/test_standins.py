@@ -107,3 +107,16 @@ def test_demo_model_is_lora_sft_of_the_composed_standins_and_exports_for_automod
     assert start["text_config"]["model_type"] == "llama" and start["vision_config"]["model_type"] == "timesformer"
     model = AutoModel.from_pretrained(model_dir, trust_remote_code=True)
     assert type(model).__name__ == "MimicChatForConditionalGeneration"
+
+
+def test_language_rows_put_answer_text_then_captions_in_the_slot_cam_cat_first(world):
+    from mimic_train.standins import language_rows
+
+    settings = StandinSettings(lm_copy_steps=2, lm_warmup_steps=1, lm_batch_size=4)
+    content = {row["video_id"]: row for row in pq.read_table(world / WORLD_FILE).to_pylist()}
+    rows = language_rows(world, training_video_ids(world), settings)
+    copy, warm, rest = rows[:8], rows[8:12], rows[12:]
+    assert all(r["task"] == "cam_cat" and r["slot_text"] == r["answer_text"] for r in copy)
+    assert all(r["task"] == "cam_cat" and r["slot_text"] == caption(content[r["video_id"]]) for r in warm)
+    assert {r["task"] for r in rest} >= {"cam_cat", "ciu_title", "uiu_pop", "comment_generation"}
+    assert all(r["slot_text"] == caption(content[r["video_id"]]) for r in rest)

@@ -48,6 +48,7 @@ class StandinSettings:
     seed: int = 0
     vocab_size: int = 4000
     lm_steps: int = 1200
+    lm_copy_steps: int = 0  # CAM-Cat with the answer's own words in the slot first (the curriculum's block 1)
     lm_warmup_steps: int = 600  # CAM-Cat first: its one-word options teach "the letter of the option the slot names"
     lm_batch_size: int = 16
     lm_learning_rate: float = 1e-3
@@ -78,8 +79,9 @@ def _text_rows(world_dir: Path, video_ids: list[str], rotations: int, seed: int)
 
 
 def with_captions(world_dir: Path, rows: list[dict]) -> list[dict]:
+    """The caption in every row's video slot, except rows that already show their answer's own words there."""
     content = {row["video_id"]: row for row in pq.read_table(world_dir / "world.parquet").to_pylist()}
-    return [{**row, "slot_text": caption(content[row["video_id"]])} for row in rows]
+    return [{**row, "slot_text": row.get("slot_text") or caption(content[row["video_id"]])} for row in rows]
 
 
 def probe_rows(world_dir: Path, video_ids: list[str], per_task: int, seed: int) -> list[dict]:
@@ -123,7 +125,9 @@ def language_rows(world_dir: Path, video_ids: list[str], settings: StandinSettin
     from mimic_train.sft_data import curriculum_order
 
     rows = _text_rows(world_dir, video_ids, settings.lm_rotations, settings.seed)
-    warmup = [(("cam_cat",), settings.lm_warmup_steps * settings.lm_batch_size, 0.0)]
+    batch = settings.lm_batch_size
+    warmup = [(("cam_cat",), settings.lm_copy_steps * batch, 1.0)] if settings.lm_copy_steps else []
+    warmup.append((("cam_cat",), settings.lm_warmup_steps * batch, 0.0))
     return with_captions(world_dir, curriculum_order(rows, warmup, epochs=1, seed=settings.seed))
 
 
@@ -162,7 +166,8 @@ def pretrain_language_model(rows: list[dict], probe: list[dict], out_dir: Path, 
         weight_decay=0.01, max_grad_norm=1.0, logging_steps=50, save_strategy="no", report_to=[], seed=settings.seed,
         use_cpu=not torch.cuda.is_available(), remove_unused_columns=False, train_sampling_strategy="sequential",
     )
-    probe_steps = {settings.lm_warmup_steps, settings.lm_steps, *range(600, settings.lm_steps, 600)}
+    warm_end = settings.lm_copy_steps + settings.lm_warmup_steps
+    probe_steps = {settings.lm_copy_steps, warm_end, settings.lm_steps, *range(600, settings.lm_steps, 600)} - {0}
     curve = LetterProbe(collator, probe, probe_steps)
     # transformers' Trainer: the collator already gives SFT-shaped labels, and on a plain causal LM TRL's SFTTrainer
     # would add its chunked log-prob LM head and token metrics, nothing this small model needs.
