@@ -122,7 +122,7 @@ STAGES: list[tuple[str, Callable[[Path, dict], None]]] = [
     ("data: synth -> select -> release", _stage_data),
     ("bench: build -> audit -> release", _stage_bench),
     ("hydrate: render -> loopback server -> yt-dlp -> load_dataset", _stage_hydrate),
-    ("train: curriculum SFT data -> TRL SFTTrainer -> export", _stage_train),
+    ("train: stand-in LM + video tower (cached) -> compose -> LoRA SFT (TRL) -> export", _stage_train),
     ("eval: random, MIMIC-Chat (video, blank, blind) -> leaderboard", _stage_eval),
     ("study: generate comments -> blind-test sheet", _stage_study),
     ("release: four Hub folders, validated", _stage_release),

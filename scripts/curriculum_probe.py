@@ -1,7 +1,7 @@
 """Try a training curriculum on the demo's data and score the bench at chosen steps (the #6 study in train/README.md).
 
 Needs a finished `make demo` (its world, rendered videos and bench). Each run builds its own SFT data and trains, both
-as the demo config (train/configs/demo_tiny.yaml) says unless `mimic train sft` flags after OUT say otherwise (e.g.
+as the demo config (train/configs/demo_scratch.yaml) says unless `mimic train sft` flags after OUT say otherwise (e.g.
 `--warmup …`, `--epochs 2`, `--max_steps 1200`), and appends one JSON line per evaluation to `<out>/evals.jsonl`:
 bench accuracy by letter likelihood with the video, with blank frames, and with the gold option's words in the video
 slot ("text", the warm-up's format: does the LM point at the matching option at all?).
@@ -35,7 +35,7 @@ from mimic_eval.adapters.hf_vlm import MimicChatAdapter
 from mimic_eval.harness.bench_io import load_task_rows
 from mimic_eval.harness.decode import condition_frames
 from mimic_train.collator import IGNORE_INDEX, SFTCollator, VideoFrameLoader
-from mimic_train.sft import DEMO_CONFIG, build_trainer, parse_recipe
+from mimic_train.sft import SCRATCH_CONFIG, build_trainer, parse_recipe
 from mimic_train.sft_data import build_sft_data
 
 BATCH = 32
@@ -87,7 +87,7 @@ def main() -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--demo", type=Path, default=Path("runs/demo"))
     parser.add_argument("--eval-at", default="", help="comma-separated steps; the end of training is always scored")
-    parser.add_argument("--config", default=str(DEMO_CONFIG), help="training config (data options included)")
+    parser.add_argument("--config", default=str(SCRATCH_CONFIG), help="training config (data options included)")
     args, recipe_flags = parser.parse_known_args()  # the rest: `mimic train sft` flags, e.g. --warmup, --max_steps
 
     recipe = parse_recipe(["--config", args.config, "--max_train_minutes", "60", "--save_steps", "100000",

@@ -18,43 +18,42 @@ def _demo_timings(demo: Path) -> str:
     return "\n".join(["| stage | seconds |", "|---|---|", *rows])
 
 
-def _last_loss(losses: dict[int, float], after: int, upto: float) -> str:
-    logged = [step for step in losses if after < step <= upto]
-    return f"{losses[max(logged)]:.3f}" if logged else "–"
+def _loss_span(losses: list) -> str:
+    return f"{losses[0][1]:.3f} → {losses[-1][1]:.3f}" if losses else "–"
 
 
 def _training(demo: Path) -> str:
-    """The demo run's curriculum blocks with the loss logged at each block's end, then steps, wall time and memory."""
-    run = demo / "train" / "run"
-    summary = json.loads((run / "train_summary.json").read_text())
-    training = json.loads((run / "train_config.json").read_text())["training"]
-    meta = json.loads((demo / "train" / "sft" / "sft_meta.json").read_text())
-    losses = {}
-    for line in (run / "train_log.jsonl").read_text().splitlines():
-        row = json.loads(line)
-        if "loss" in row:
-            losses[row["step"]] = row["loss"]
-    rows_per_step = (training["per_device_train_batch_size"] * training.get("gradient_accumulation_steps", 1)
-                     * summary["world_size"])
-    blocks = [(", ".join(b["tasks"]), f"{100 * b['slot_text_share']:.0f} %", b["rows"]) for b in meta["warmup"]]
-    blocks.append(("every row (shuffled)", "0 %", meta["rows"] - sum(b["rows"] for b in meta["warmup"])))
-    lines = ["| block | tasks | rows with the answer text in the video slot | steps | loss at its last logged step |",
-             "|---|---|---|---|---|"]
-    start = 0
-    for index, (tasks, share, rows) in enumerate(blocks, start=1):
-        if start >= summary["global_step"]:
-            lines.append(f"| {index} | {tasks} | {share} | not reached | – |")
-            continue
-        end = min(start + rows // rows_per_step, summary["global_step"])
-        lines.append(f"| {index} | {tasks} | {share} | {start + 1}–{end} | {_last_loss(losses, start, end)} |")
-        start = end
-    if start < summary["global_step"]:  # max_steps outlasted the data: the trainer read it again from its start
-        end = summary["global_step"]
-        lines.append(f"| 1 again | (the data from its start) | | {start + 1}–{end} | {_last_loss(losses, start, end)} |")
-    lines.append("")
-    lines.append(f"{summary['global_step']} steps of {rows_per_step} rows in {summary['wall_s']:.0f} s, peak RSS "
-                 f"{summary['peak_rss_mb']:.0f} MB; loss {summary['first_logged_loss']:.3f} at the first logged step, "
-                 f"{summary['last_logged_loss']:.3f} at the last.")
+    """The demo model's stages: stand-in LM and tower pretraining (`standins.json`), then the LoRA SFT (`run/`)."""
+    train = demo / "train"
+    summary = json.loads((train / "run" / "train_summary.json").read_text())
+    training = json.loads((train / "run" / "train_config.json").read_text())["training"]
+    sft_losses = [(row["step"], row["loss"]) for row in map(json.loads, (train / "run" / "train_log.jsonl")
+                                                             .read_text().splitlines()) if "loss" in row]
+    lines = ["| stage | steps × rows | loss (first → last logged) | wall s | trainable / frozen parameters | "
+             "what it learnt |", "|---|---|---|---|---|---|"]
+    standins = train / "standins.json"
+    if standins.exists():
+        parts = json.loads(standins.read_text())
+        lm, tower, settings = parts["language_model"], parts["vision_tower"], parts["settings"]
+        curve = lm["heldout_letter_accuracy"]
+        gate, last = curve[str(lm["pointing_steps"])], curve[str(lm["steps"])]
+        lines.append(
+            f"| stand-in LM pretraining (text, caption in the slot) | {lm['pointing_steps']} CAM-Cat + "
+            f"{lm['reading_steps']} every format × {settings['lm_batch_size']} | {_loss_span(lm['losses'])} | "
+            f"{lm['wall_s']:.0f} | {lm['parameters']:,} / 0 | held-out letter accuracy, CAM-Cat "
+            f"{100 * gate['cam_cat']:.1f} % at the gate, then " + ", ".join(
+                f"{task} {100 * value:.1f}" for task, value in last.items()) + " % |")
+        lines.append(
+            f"| stand-in video tower pretraining (latent facts) | {tower['steps']} × {settings['tower_batch_size']} | "
+            f"{_loss_span(tower['losses'])} | {tower['wall_s']:.0f} | {tower['parameters']:,} / 0 | training-video "
+            "accuracy " + ", ".join(f"{fact} {100 * value:.1f}" for fact, value in tower["train_accuracy"].items())
+            + " % |")
+    parameters = summary["parameters"]
+    kind = "LoRA SFT (TRL)" if summary["lora"] else "full SFT (TRL)"
+    rows_per_step = training["per_device_train_batch_size"] * training.get("gradient_accumulation_steps", 1)
+    lines.append(f"| MIMIC-Chat {kind}, video | {summary['global_step']} × {rows_per_step * summary['world_size']} | "
+                 f"{_loss_span(sft_losses)} | {summary['wall_s']:.0f} | {parameters['trainable']:,} / "
+                 f"{parameters['frozen']:,} | the leaderboard above (peak RSS {summary['peak_rss_mb']:.0f} MB) |")
     return "\n".join(lines)
 
 

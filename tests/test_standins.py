@@ -20,8 +20,9 @@ from mimic_train.sft import TINY_COMPOSITION, init_from_parts, load_mimic_chat
 from mimic_train.sft_data import training_video_ids
 from mimic_train.standins import SUMMARY_FILE, TOWER_FACTS, StandinSettings, demo_standins
 
-TINY = StandinSettings(lm_steps=3, lm_warmup_steps=2, lm_batch_size=4, lm_probe_videos=20, tower_steps=3,
-                       tower_batch_size=4, vocab_size=600)
+# gate 0: the pointing phase ends at its first probe (step 2), then one reading step
+TINY = StandinSettings(lm_pointing_gate=0.0, lm_probe_every=2, lm_reading_steps=1, lm_batch_size=4,
+                       lm_probe_videos=20, tower_steps=3, tower_batch_size=4, vocab_size=600)
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +58,8 @@ def test_standins_are_transformers_folders_cached_by_content_and_compose_into_mi
     lm, tower, summary = demo_standins(world, videos, cache, TINY)
     assert not summary["cached"] and summary["language_model"]["steps"] == 3 and summary["vision_tower"]["steps"] == 3
     assert set(summary["vision_tower"]["train_accuracy"]) == set(TOWER_FACTS)
-    # the learning curve: held-out text questions of every MCQ task, at the warm-up's end and the last step
+    assert summary["language_model"]["pointing_steps"] == 2
+    # the learning curve: held-out text questions of every MCQ task, at the gate and the last step
     curve = summary["language_model"]["heldout_letter_accuracy"]
     assert set(curve) == {"2", "3"} and all(0 <= v <= 1 for v in curve["3"].values()) and len(curve["3"]) >= 5
     language_model = AutoModelForCausalLM.from_pretrained(lm)
@@ -90,11 +92,11 @@ def test_standins_are_transformers_folders_cached_by_content_and_compose_into_mi
 def test_demo_model_is_lora_sft_of_the_composed_standins_and_exports_for_automodel(world, tmp_path):
     """`train_demo_model(standins=...)` end to end with a 2-step recipe and 3-step stand-ins (tiny, nearly random)."""
     from mimic_demo import build_demo_bench
-    from mimic_train.sft import STANDINS_CONFIG, STANDINS_FILE, START_DIR, SUMMARY_FILE, train_demo_model
+    from mimic_train.sft import DEMO_CONFIG, STANDINS_FILE, START_DIR, SUMMARY_FILE, train_demo_model
 
     bench = build_demo_bench(world, tmp_path / "bench", train_videos=40)["release"]
     config = tmp_path / "recipe.yaml"
-    config.write_text(STANDINS_CONFIG.read_text().replace("max_steps: 1200", "max_steps: 2")
+    config.write_text(DEMO_CONFIG.read_text().replace("max_steps: 800", "max_steps: 2").replace("cam_cat:3200:0", "cam_cat:8:0")
                       .replace("max_videos: 600", "max_videos: 6").replace("rotations: 4", "rotations: 1"))
     model_dir = train_demo_model(world, bench, tmp_path / "train", config_path=config, standins=TINY,
                                  standin_cache=tmp_path / "cache")
@@ -102,21 +104,41 @@ def test_demo_model_is_lora_sft_of_the_composed_standins_and_exports_for_automod
     assert summary["lora"] and summary["global_step"] == 2
     assert 0 < summary["parameters"]["trainable"] < summary["parameters"]["frozen"]  # LM and tower frozen
     standins = json.loads((tmp_path / "train" / STANDINS_FILE).read_text())
-    assert standins["language_model"]["steps"] == TINY.lm_steps
+    assert standins["language_model"]["steps"] == 3
     start = json.loads((tmp_path / "train" / START_DIR / "config.json").read_text())
     assert start["text_config"]["model_type"] == "llama" and start["vision_config"]["model_type"] == "timesformer"
     model = AutoModel.from_pretrained(model_dir, trust_remote_code=True)
     assert type(model).__name__ == "MimicChatForConditionalGeneration"
 
 
-def test_language_rows_put_answer_text_then_captions_in_the_slot_cam_cat_first(world):
-    from mimic_train.standins import language_rows
+def test_pointing_batches_mix_answer_words_and_captions_and_reading_batches_keep_one_format(world):
+    import random
 
-    settings = StandinSettings(lm_copy_steps=2, lm_warmup_steps=1, lm_batch_size=4)
+    from mimic_train.standins import _text_rows, pointing_batch, reading_batch
+
     content = {row["video_id"]: row for row in pq.read_table(world / WORLD_FILE).to_pylist()}
-    rows = language_rows(world, training_video_ids(world), settings)
-    copy, warm, rest = rows[:8], rows[8:12], rows[12:]
-    assert all(r["task"] == "cam_cat" and r["slot_text"] == r["answer_text"] for r in copy)
-    assert all(r["task"] == "cam_cat" and r["slot_text"] == caption(content[r["video_id"]]) for r in warm)
-    assert {r["task"] for r in rest} >= {"cam_cat", "ciu_title", "uiu_pop", "comment_generation"}
-    assert all(r["slot_text"] == caption(content[r["video_id"]]) for r in rest)
+    rows = _text_rows(world, training_video_ids(world), 1, seed=0)
+    assert all(row["slot_text"] == caption(content[row["video_id"]]) for row in rows)
+    cam_cat = [row for row in rows if row["task"] == "cam_cat"]
+    rng = random.Random(0)
+    assert all(r["slot_text"] == r["answer_text"] for r in pointing_batch(cam_cat, 16, 1.0, rng))
+    assert all(r["slot_text"] == caption(content[r["video_id"]]) for r in pointing_batch(cam_cat, 16, 0.0, rng))
+    mixed = pointing_batch(cam_cat, 40, 0.5, rng)
+    assert all(r["task"] == "cam_cat" for r in mixed) and 5 < sum(r["slot_text"] == r["answer_text"] for r in mixed) < 35
+    by_task = {}
+    for row in rows:
+        by_task.setdefault(row["task"], []).append(row)
+    batches = [reading_batch(by_task, 8, rng) for _ in range(40)]
+    assert all(len({r["task"] for r in batch}) == 1 for batch in batches)
+    assert len({batch[0]["task"] for batch in batches}) >= 5  # every format and the comments take turns
+
+
+def test_a_stand_in_lm_that_never_points_fails_loudly_naming_its_accuracy(world, tmp_path):
+    from mimic_train.standins import StandinNotPointing, _text_rows, pretrain_language_model
+
+    rows = _text_rows(world, training_video_ids(world), 1, seed=0)
+    never = StandinSettings(lm_pointing_gate=1.01, lm_pointing_max_steps=2, lm_probe_every=1, lm_batch_size=4,
+                            vocab_size=600)
+    with pytest.raises(StandinNotPointing, match=r"held-out CAM-Cat letter accuracy 0\.\d\d after 2 pointing steps"):
+        pretrain_language_model(rows, [r for r in rows if r["task"] == "cam_cat"][:8], tmp_path / "lm", never)
+    assert not (tmp_path / "lm").exists()  # nothing saved from a stand-in that does not point

@@ -108,9 +108,9 @@ def test_export_reloads_through_automodel_with_identical_logits(tmp_path, monkey
 
 
 def test_yaml_config_then_flags_and_the_demo_data_options(tmp_path):
-    from mimic_train.sft import DEMO_CONFIG, STANDINS_CONFIG, parse_recipe
+    from mimic_train.sft import DEMO_CONFIG, SCRATCH_CONFIG, parse_recipe
 
-    recipe = parse_recipe(["--config", str(DEMO_CONFIG), "--sft_data", "sft", "--output_dir", str(tmp_path),
+    recipe = parse_recipe(["--config", str(SCRATCH_CONFIG), "--sft_data", "sft", "--output_dir", str(tmp_path),
                            "--learning_rate", "3e-4", "--warmup", "cam_cat:8:1"])
     assert recipe.training.learning_rate == 3e-4  # the flag wins over the file
     assert recipe.training.max_steps == 2400 and recipe.training.train_sampling_strategy == "sequential"
@@ -118,8 +118,10 @@ def test_yaml_config_then_flags_and_the_demo_data_options(tmp_path):
     assert recipe.training.data_seed == recipe.training.seed == 0 and not recipe.training.remove_unused_columns
     assert not recipe.lora.use_peft and recipe.model.vocab_size == 2000
     # the paper's recipe on stand-ins: LoRA on the frozen (pretrained) LM, frozen tower
-    standins = parse_recipe(["--config", str(STANDINS_CONFIG), "--output_dir", str(tmp_path)])
-    assert standins.lora.use_peft and standins.model.freeze_language_model and standins.model.freeze_vision
+    demo = parse_recipe(["--config", str(DEMO_CONFIG), "--output_dir", str(tmp_path)])
+    assert demo.lora.use_peft and demo.model.freeze_language_model and demo.model.freeze_vision
+    assert demo.training.max_steps == 800 and demo.script.max_train_minutes is None
+    assert demo.data.build_kwargs()["warmup"] == [(("cam_cat",), 3200, 0.0)]  # with their videos
     assert recipe.data.build_kwargs()["warmup"] == [(("cam_cat",), 8, 1.0)] and recipe.data.max_videos == 600
     with pytest.raises(ValueError, match="warm-up block"):
         parse_recipe(["--output_dir", str(tmp_path), "--warmup", "cam_cat"])

@@ -76,11 +76,9 @@ def _export(args) -> None:
 
 def _demo(args) -> None:
     from mimic_train.sft import train_demo_model
-    from mimic_train.standins import StandinSettings
 
-    standins = StandinSettings(seed=args.seed) if args.standins else None
     model = train_demo_model(args.world, args.bench, args.out, seed=args.seed, config_path=args.config,
-                             standins=standins)
+                             scratch=args.scratch)
     print(f"demo model at {model}")
 
 
@@ -123,9 +121,9 @@ def register(subparsers) -> None:
     p.add_argument("--bench", required=True, help="MIMIC-Bench folder (excluded from training)")
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--config", help="training config with the data options (default: train/configs/demo_tiny.yaml, "
-                   "or demo_standins.yaml with --standins)")
-    p.add_argument("--standins", action="store_true",
-                   help="the paper's recipe: LoRA SFT of a start composed from a stand-in LM and video tower pretrained "
-                        "here on the training pool (cached under .cache/standins); experimental, see train/README.md")
+    p.add_argument("--config", help="training config with the data options (default: train/configs/"
+                   "demo_standins.yaml, or demo_scratch.yaml with --scratch)")
+    p.add_argument("--scratch", action="store_true",
+                   help="the earlier recipe: a random-init tiny MIMIC-Chat trained in full with a curriculum, instead "
+                        "of LoRA SFT on stand-ins pretrained here (see train/README.md)")
     p.set_defaults(handler=_demo)

@@ -13,7 +13,7 @@ and then from command-line flags (`--learning_rate 3e-4`); a flag wins over the 
 `run_sft` fills `output_dir` with `base/` (the start, saved once; resume and export reload it), `checkpoint-*/`,
 `final/`, `train_config.json` (every setting), `train_log.jsonl` (a line per logging step) and `train_summary.json`.
 
-    mimic train sft --config train/configs/demo_tiny.yaml --sft_data SFT --output_dir RUN [--learning_rate 3e-4]
+    mimic train sft --config train/configs/demo_standins.yaml --sft_data SFT --output_dir RUN [--learning_rate 3e-4]
 """
 
 import json
@@ -43,8 +43,8 @@ LOG_FILE = "train_log.jsonl"  # one line per logging step, appended (the learnin
 SUMMARY_FILE = "train_summary.json"
 BASE_DIR = "base"  # the start of the run, a loadable MIMIC-Chat folder
 FINAL_DIR = "final"
-DEMO_CONFIG = Path(__file__).with_name("configs") / "demo_tiny.yaml"
-STANDINS_CONFIG = Path(__file__).with_name("configs") / "demo_standins.yaml"  # the paper's recipe on CPU stand-ins
+DEMO_CONFIG = Path(__file__).with_name("configs") / "demo_standins.yaml"  # the paper's recipe on CPU stand-ins
+SCRATCH_CONFIG = Path(__file__).with_name("configs") / "demo_scratch.yaml"  # the earlier random-start recipe
 STANDINS_FILE = "standins.json"  # the demo's stand-in LM and tower: steps, losses, times, parameters
 START_DIR = "start"  # the demo's composed MIMIC-Chat before SFT
 # The tiny preset's MIMIC-Chat fields (frame counts, pooling, initialisation) for a start composed from stand-ins.
@@ -217,7 +217,7 @@ def make_parser(prog: str | None = None) -> TrlParser:
 
 
 def parse_recipe(argv: Sequence[str], prog: str | None = None) -> Recipe:
-    """`["--config", "train/configs/demo_tiny.yaml", "--output_dir", "runs/x", ...]` -> the run's arguments."""
+    """`["--config", "train/configs/demo_standins.yaml", "--output_dir", "runs/x", ...]` -> the run's arguments."""
     return Recipe(*make_parser(prog).parse_args_and_config(list(argv)))
 
 
@@ -463,27 +463,31 @@ def resume_target(recipe: Recipe) -> str | bool:
 
 def train_demo_model(world_dir: str | Path, bench_dir: str | Path, out_dir: str | Path, seed: int = 0,
                      config_path: str | Path | None = None, max_videos: int | None = None,
-                     standins=None, standin_cache: str | Path | None = None) -> Path:
+                     scratch: bool = False, standins=None, standin_cache: str | Path | None = None) -> Path:
     """The demo's model: render the training videos and build the SFT data as the config says, train, export
     `<out>/mimic-chat-tiny` (loads with AutoModel + trust_remote_code).
 
-    Default (`configs/demo_tiny.yaml`): a random-init tiny MIMIC-Chat trained in full with a curriculum. With `standins`
-    (a `standins.StandinSettings`; config `configs/demo_standins.yaml`): the paper's recipe, the stand-in language model
-    and video tower made (or reused from `standin_cache`) by `standins.demo_standins`, composed into `<out>/start` as
-    `mimic train init` does, then LoRA SFT from there; `<out>/standins.json` keeps their summary. Resumable: rendered
-    videos, the SFT data, the start and training checkpoints already in `out_dir` are reused.
+    Default (`configs/demo_standins.yaml`): the paper's recipe, the stand-in language model and video tower (settings
+    `standins`, a `standins.StandinSettings`, default with this seed) made (or reused from `standin_cache`) by
+    `standins.demo_standins`, composed into `<out>/start` as `mimic train init` does, then LoRA SFT from there;
+    `<out>/standins.json` keeps their summary. `scratch` (`configs/demo_scratch.yaml`): the earlier recipe, a
+    random-init tiny MIMIC-Chat trained in full with a curriculum. Resumable: rendered videos, the SFT data, the start
+    and training checkpoints already in `out_dir` are reused.
     """
     from mimic_train.export import export_model
 
     out_dir = Path(out_dir)
-    config_path = config_path or (STANDINS_CONFIG if standins is not None else DEMO_CONFIG)
+    from mimic_train.standins import StandinSettings
+
+    config_path = config_path or (SCRATCH_CONFIG if scratch else DEMO_CONFIG)
     flags = ["--config", str(config_path), "--sft_data", str(out_dir / "sft"), "--output_dir", str(out_dir / "run"),
              "--seed", str(seed)] + ([] if max_videos is None else ["--max_videos", str(max_videos)])
     data = parse_recipe(flags).data
     build_sft_data(world_dir, out_dir / "videos", out_dir / "sft", bench_dir=bench_dir, seed=seed,
                    **data.build_kwargs())
-    if standins is not None:
-        flags += ["--model_name_or_path", str(_compose_standins(world_dir, out_dir, standins, standin_cache))]
+    if not scratch:
+        settings = standins or StandinSettings(seed=seed)
+        flags += ["--model_name_or_path", str(_compose_standins(world_dir, out_dir, settings, standin_cache))]
     run_sft(parse_recipe(flags))
     return export_model(out_dir / "run", out_dir / "mimic-chat-tiny")
 

@@ -5,11 +5,11 @@ checkpoint can be downloaded here, so the demo first makes its own small ones, s
 that `mimic train init --lm LM --vision TOWER` (`sft.init_from_parts`) composes like any Hub checkpoint:
 
 - language model: a `LlamaForCausalLM` of the tiny preset's shape with a byte-level BPE holding MIMIC-Chat's special
-  tokens, trained with transformers' `Trainer` and the SFT collator on text only, in the bench's own prompt formats:
-  each training video's seven multiple-choice questions and its comment prompt, with the video slot holding the video's
-  caption
+  tokens, trained with the SFT collator on text only, in the bench's own prompt formats: each training video's seven
+  multiple-choice questions and its comment prompt, with the video slot holding the video's caption
   (`mimic_data.world.caption`). The loss is on the answers (letters, and the comments' words), as in SFT: the world's
-  titles, descriptions, tags and topics are what it reads in the options.
+  titles, descriptions, tags and topics are what it reads in the options. CAM-Cat comes first, until a held-out probe
+  says it points at the option its slot names (`pretrain_language_model`).
 - vision tower: a `TimesformerModel` of the tiny preset's shape that learns the world's latent facts (scene, colour,
   shape, the two motions, which one glows) from pixels, through exactly the features MIMIC-Chat feeds its projectors
   (`pooled_tower_features`), with one linear head per fact; the heads are dropped when it is saved.
@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import shutil
 import time
 from dataclasses import asdict, dataclass
@@ -31,7 +32,6 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import torch
 from torch import nn
-from transformers import TrainerCallback
 
 from mimic_data.io import atomic_write_json, file_sha256
 from mimic_data.world import caption
@@ -43,20 +43,27 @@ DEFAULT_CACHE = Path(".cache") / "standins"
 
 @dataclass(frozen=True)
 class StandinSettings:
-    """Fixed step counts (never a time budget), so the stand-ins are the same on any machine."""
+    """Step counts fixed or set by a held-out probe (never a time budget), so the stand-ins are the same on any
+    machine and under any load."""
 
     seed: int = 0
     vocab_size: int = 4000
-    lm_steps: int = 1200
-    lm_copy_steps: int = 0  # CAM-Cat with the answer's own words in the slot first (the curriculum's block 1)
-    lm_warmup_steps: int = 600  # CAM-Cat first: its one-word options teach "the letter of the option the slot names"
     lm_batch_size: int = 16
     lm_learning_rate: float = 1e-3
     lm_rotations: int = 2  # each question shown under this many option rotations
     lm_probe_videos: int = 200  # training videos held out of the LM's rows to measure its learning curve
-    tower_steps: int = 500
+    lm_pointing_copy_share: float = 0.5  # pointing rows showing the answer's own words in the slot, not the caption
+    lm_pointing_gate: float = 0.8  # held-out CAM-Cat letter accuracy that ends the pointing phase (ceiling ~0.9)
+    lm_pointing_max_steps: int = 2000  # not pointing by then fails loudly: the SFT on top would stay at chance
+    lm_probe_every: int = 100
+    lm_reading_steps: int = 300  # then every format and the comments, captions in the slot
+    tower_steps: int = 400
     tower_batch_size: int = 32
     tower_learning_rate: float = 1e-3
+
+
+class StandinNotPointing(RuntimeError):
+    """The stand-in LM did not learn to answer with the letter of the option its slot names."""
 
 
 def _tiny_config(tokenizer=None):
@@ -75,13 +82,9 @@ def _text_rows(world_dir: Path, video_ids: list[str], rotations: int, seed: int)
 
     records = load_records(world_dir, video_ids)
     tables = build_task_tables(records, records, embedder=get_embedder("hashing"), seed=seed)
-    return sft_rows(tables, comment_generation_table(records), dict.fromkeys(video_ids, ""), rotations)
-
-
-def with_captions(world_dir: Path, rows: list[dict]) -> list[dict]:
-    """The caption in every row's video slot, except rows that already show their answer's own words there."""
+    rows = sft_rows(tables, comment_generation_table(records), dict.fromkeys(video_ids, ""), rotations)
     content = {row["video_id"]: row for row in pq.read_table(world_dir / "world.parquet").to_pylist()}
-    return [{**row, "slot_text": row.get("slot_text") or caption(content[row["video_id"]])} for row in rows]
+    return [{**row, "slot_text": caption(content[row["video_id"]])} for row in rows]
 
 
 def probe_rows(world_dir: Path, video_ids: list[str], per_task: int, seed: int) -> list[dict]:
@@ -89,8 +92,7 @@ def probe_rows(world_dir: Path, video_ids: list[str], per_task: int, seed: int) 
     from mimic_bench.tasks import TASK_NAMES
 
     rows = _text_rows(world_dir, video_ids, 1, seed)
-    return with_captions(world_dir, [row for task in TASK_NAMES for row in
-                                     [r for r in rows if r["task"] == task][:per_task]])
+    return [row for task in TASK_NAMES for row in [r for r in rows if r["task"] == task][:per_task]]
 
 
 def letter_accuracy(model, collator, rows: list[dict]) -> dict[str, float]:
@@ -114,41 +116,31 @@ def letter_accuracy(model, collator, rows: list[dict]) -> dict[str, float]:
     return {task: round(sum(values) / len(values), 4) for task, values in hits.items()}
 
 
-def language_rows(world_dir: Path, video_ids: list[str], settings: StandinSettings) -> list[dict]:
-    """SFT-style rows (prompt, target, slot_text) of the training videos in training order: the bench's prompts with
-    the caption in the video slot, CAM-Cat alone for the first `lm_warmup_steps`, then every row shuffled.
+def pointing_batch(cam_cat_rows: list[dict], size: int, copy_share: float, rng: random.Random) -> list[dict]:
+    """A CAM-Cat batch; each row shows its answer's own words in the slot with probability `copy_share` (an exact
+    match to find among the options), else the video's caption (the category among the scene's other words)."""
+    return [{**row, "slot_text": row["answer_text"]} if rng.random() < copy_share else row
+            for row in rng.sample(cam_cat_rows, size)]
+
+
+def reading_batch(rows_by_task: dict[str, list[dict]], size: int, rng: random.Random) -> list[dict]:
+    """A batch of one task (drawn in proportion to its rows): rows of one format pad little."""
+    tasks = sorted(rows_by_task)
+    task = rng.choices(tasks, weights=[len(rows_by_task[t]) for t in tasks])[0]
+    return rng.sample(rows_by_task[task], min(size, len(rows_by_task[task])))
+
+
+def pretrain_language_model(rows: list[dict], probe: list[dict], out_dir: Path, settings: StandinSettings) -> dict:
+    """Train the stand-in LM on text rows and save it with its tokenizer to `out_dir`; returns its summary.
 
     A language model from random weights answers one constant letter for a long time when all seven formats come at
-    once; on CAM-Cat alone it points at the option the slot names within a few hundred steps (85 % at step 600 in a
-    probe), and the other formats build on that.
+    once. So it first learns to point on CAM-Cat alone, whose one-word options follow the letter: it trains until its
+    letter accuracy on held-out CAM-Cat questions reaches `lm_pointing_gate` (checked every `lm_probe_every` steps;
+    when that happens depends on the initial draw, 600-1,000 steps in our probes), and raises `StandinNotPointing`
+    after `lm_pointing_max_steps`. Then `lm_reading_steps` over every format and the comments. The loss is on the
+    answers (letters, the comments' words), as in SFT. A plain loop, not `Trainer`: the gate decides the step count.
     """
-    from mimic_train.sft_data import curriculum_order
-
-    rows = _text_rows(world_dir, video_ids, settings.lm_rotations, settings.seed)
-    batch = settings.lm_batch_size
-    warmup = [(("cam_cat",), settings.lm_copy_steps * batch, 1.0)] if settings.lm_copy_steps else []
-    warmup.append((("cam_cat",), settings.lm_warmup_steps * batch, 0.0))
-    return with_captions(world_dir, curriculum_order(rows, warmup, epochs=1, seed=settings.seed))
-
-
-class LetterProbe(TrainerCallback):
-    """The stand-in LM's learning curve: `letter_accuracy` on held-out text questions at the given steps."""
-
-    def __init__(self, collator, rows: list[dict], steps: set[int]):
-        self.collator, self.rows, self.steps, self.curve = collator, rows, steps, {}
-
-    def on_step_end(self, args, state, control, model=None, **kwargs):
-        if state.global_step in self.steps:
-            self.curve[state.global_step] = letter_accuracy(model, self.collator, self.rows)
-
-
-def pretrain_language_model(rows: list[dict], probe: list[dict], out_dir: Path, settings: StandinSettings,
-                            log_dir: Path) -> dict:
-    """Train the stand-in LM on text rows (transformers' Trainer, the SFT collator); save it with its tokenizer to
-    `out_dir`. `probe` rows (held-out videos) measure its per-task letter accuracy at the warm-up's end and every 600
-    steps."""
-    from datasets import Dataset
-    from transformers import LlamaConfig, LlamaForCausalLM, Trainer, TrainingArguments, set_seed
+    from transformers import LlamaConfig, LlamaForCausalLM, set_seed
 
     from mimic_train.collator import SFTCollator
     from mimic_train.tokenizer import build_tokenizer
@@ -160,28 +152,50 @@ def pretrain_language_model(rows: list[dict], probe: list[dict], out_dir: Path, 
     set_seed(settings.seed)
     model = LlamaForCausalLM(LlamaConfig(**config.text_config.to_dict()))
     collator = SFTCollator(build_processor(config, tokenizer), load_frames=None, max_length=1024)
-    args = TrainingArguments(
-        output_dir=str(log_dir), max_steps=settings.lm_steps, per_device_train_batch_size=settings.lm_batch_size,
-        learning_rate=settings.lm_learning_rate, lr_scheduler_type="cosine", warmup_steps=50, adam_beta2=0.95,
-        weight_decay=0.01, max_grad_norm=1.0, logging_steps=50, save_strategy="no", report_to=[], seed=settings.seed,
-        use_cpu=not torch.cuda.is_available(), remove_unused_columns=False, train_sampling_strategy="sequential",
-    )
-    warm_end = settings.lm_copy_steps + settings.lm_warmup_steps
-    probe_steps = {settings.lm_copy_steps, warm_end, settings.lm_steps, *range(600, settings.lm_steps, 600)} - {0}
-    curve = LetterProbe(collator, probe, probe_steps)
-    # transformers' Trainer: the collator already gives SFT-shaped labels, and on a plain causal LM TRL's SFTTrainer
-    # would add its chunked log-prob LM head and token metrics, nothing this small model needs.
-    trainer = Trainer(model=model, args=args, train_dataset=Dataset.from_list(rows), data_collator=collator,
-                      processing_class=tokenizer, callbacks=[curve])
-    started = time.perf_counter()
-    result = trainer.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lm_learning_rate, betas=(0.9, 0.95), weight_decay=0.0)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / 50))
+    rng = random.Random(settings.seed)
+    by_task: dict[str, list[dict]] = {}
+    for row in rows:
+        by_task.setdefault(row["task"], []).append(row)
+    cam_cat_probe = [row for row in probe if row["task"] == "cam_cat"]
+    losses, curve, started = [], {}, time.perf_counter()
+
+    def train_on(batch: list[dict], step: int) -> None:
+        loss = model(**collator(batch)).loss
+        optimizer.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        schedule.step()
+        if step % 50 == 0:
+            losses.append((step, round(loss.item(), 4)))
+
+    step = 0
+    while True:
+        step += 1
+        train_on(pointing_batch(by_task["cam_cat"], settings.lm_batch_size, settings.lm_pointing_copy_share, rng), step)
+        if step % settings.lm_probe_every == 0 or step == settings.lm_pointing_max_steps:
+            curve[step] = letter_accuracy(model, collator, cam_cat_probe)
+            print(f"     step {step}: held-out CAM-Cat letter accuracy {curve[step]['cam_cat']:.2f}", flush=True)
+            if curve[step]["cam_cat"] >= settings.lm_pointing_gate:
+                break
+            if step >= settings.lm_pointing_max_steps:
+                raise StandinNotPointing(
+                    f"stand-in language model (seed {settings.seed}): held-out CAM-Cat letter accuracy "
+                    f"{curve[step]['cam_cat']:.2f} after {step} pointing steps, below the gate "
+                    f"{settings.lm_pointing_gate}; a LoRA SFT on it would stay at chance. Try another --seed")
+    pointing_steps = step
+    curve[step] = letter_accuracy(model, collator, probe)
+    for step in range(pointing_steps + 1, pointing_steps + settings.lm_reading_steps + 1):
+        train_on(reading_batch(by_task, settings.lm_batch_size, rng), step)
+    curve[step] = letter_accuracy(model, collator, probe)
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
-    return {"steps": trainer.state.global_step, "warmup_steps": settings.lm_warmup_steps, "rows": len(rows),
-            "train_loss": result.training_loss,
-            "losses": [(row["step"], row["loss"]) for row in trainer.state.log_history if "loss" in row],
-            "wall_s": round(time.perf_counter() - started, 1), "parameters": model.num_parameters(),
-            "heldout_letter_accuracy": {str(step): value for step, value in sorted(curve.curve.items())}}
+    return {"steps": step, "pointing_steps": pointing_steps, "reading_steps": settings.lm_reading_steps,
+            "rows": len(rows), "losses": losses, "wall_s": round(time.perf_counter() - started, 1),
+            "parameters": model.num_parameters(),
+            "heldout_letter_accuracy": {str(s): value for s, value in sorted(curve.items())}}
 
 
 # -------------------------------------------------------------------------------------------------------- vision tower
@@ -286,12 +300,11 @@ def demo_standins(world_dir: str | Path, video_paths: dict[str, Path], cache_roo
     print(f"   stand-in vision tower: {settings.tower_steps} steps on {len(video_paths)} rendered training videos",
           flush=True)
     tower = pretrain_vision_tower(video_paths, content, building / TOWER_DIR, settings)
-    rows = language_rows(world_dir, lm_ids, settings)
-    print(f"   stand-in language model: {settings.lm_steps} steps on {len(rows):,} text rows of {len(lm_ids):,} "
-          "training videos", flush=True)
+    rows = _text_rows(world_dir, lm_ids, settings.lm_rotations, settings.seed)
+    print(f"   stand-in language model: CAM-Cat until it points (held-out >= {settings.lm_pointing_gate}), then "
+          f"{settings.lm_reading_steps} steps on {len(rows):,} text rows of {len(lm_ids):,} training videos", flush=True)
     probe = probe_rows(world_dir, sorted(held), per_task=40, seed=settings.seed)
-    language = pretrain_language_model(rows, probe, building / LM_DIR, settings, building / "lm-run")
-    shutil.rmtree(building / "lm-run", ignore_errors=True)
+    language = pretrain_language_model(rows, probe, building / LM_DIR, settings)
     summary = {"key": key, "settings": asdict(settings), "language_model": language, "vision_tower": tower}
     atomic_write_json(building / SUMMARY_FILE, summary)
     folder.parent.mkdir(parents=True, exist_ok=True)
