@@ -15,40 +15,32 @@ def _module():
 
 
 def _write_run(demo: Path, steps_logged: list[int], global_step: int) -> None:
-    run, sft = demo / "train" / "run", demo / "train" / "sft"
-    run.mkdir(parents=True)
-    sft.mkdir(parents=True)
-    (run / "train_summary.json").write_text(json.dumps({
-        "global_step": global_step, "world_size": 1, "wall_s": 123.4, "peak_rss_mb": 1500.2,
-        "first_logged_loss": 6.0, "last_logged_loss": 0.5}))
-    (run / "train_config.json").write_text(json.dumps({"training": {"per_device_train_batch_size": 4}}))
-    (sft / "sft_meta.json").write_text(json.dumps({"rows": 100, "warmup": [
-        {"tasks": ["cam_cat"], "rows": 40, "slot_text_share": 1.0},
-        {"tasks": ["cam_cat", "cam_topic"], "rows": 20, "slot_text_share": 0.5}]}))
+    train = demo / "train"
+    (train / "run").mkdir(parents=True)
+    (train / "run" / "train_summary.json").write_text(json.dumps({
+        "global_step": global_step, "world_size": 1, "wall_s": 123.4, "peak_rss_mb": 1500.2, "lora": True,
+        "parameters": {"trainable": 1000, "frozen": 90000, "total": 91000}}))
+    (train / "run" / "train_config.json").write_text(json.dumps({"training": {"per_device_train_batch_size": 4}}))
     lines = [json.dumps({"step": step, "loss": step / 100}) for step in steps_logged]
     lines.append(json.dumps({"step": global_step, "train_runtime": 1.0}))  # the Trainer's closing line has no loss
-    (run / "train_log.jsonl").write_text("\n".join(lines) + "\n")
+    (train / "run" / "train_log.jsonl").write_text("\n".join(lines) + "\n")
+    (train / "standins.json").write_text(json.dumps({
+        "settings": {"lm_batch_size": 16, "tower_batch_size": 32},
+        "language_model": {"steps": 30, "pointing_steps": 20, "reading_steps": 10, "losses": [[10, 0.7], [30, 0.2]],
+                           "wall_s": 50.0, "parameters": 8000,
+                           "heldout_letter_accuracy": {"10": {"cam_cat": 0.3}, "20": {"cam_cat": 0.85, "cam_tag": 0.25},
+                                                       "30": {"cam_cat": 0.8, "cam_tag": 0.275}}},
+        "vision_tower": {"steps": 40, "losses": [[20, 8.0], [40, 0.5]], "wall_s": 20.0, "parameters": 3000,
+                         "train_accuracy": {"scene": 1.0, "shape": 0.9}}}))
 
 
-def test_training_table_splits_steps_into_curriculum_blocks_with_the_loss_logged_last_in_each(tmp_path):
-    _write_run(tmp_path, steps_logged=[5, 10, 12, 15, 20, 22], global_step=22)
+def test_training_table_has_a_row_per_stage_copied_from_the_run_files(tmp_path):
+    _write_run(tmp_path, [10, 20, 30], 30)
     table = _module()._training(tmp_path).splitlines()
-    assert table[2:5] == [
-        "| 1 | cam_cat | 100 % | 1–10 | 0.100 |",
-        "| 2 | cam_cat, cam_topic | 50 % | 11–15 | 0.150 |",
-        "| 3 | every row (shuffled) | 0 % | 16–22 | 0.220 |",  # cut at global_step, not at its 10 planned steps
-    ]
-    assert table[-1] == ("22 steps of 4 rows in 123 s, peak RSS 1500 MB; loss 6.000 at the first logged step, "
-                         "0.500 at the last.")
-
-
-def test_steps_past_the_end_of_the_data_are_shown_as_a_second_read(tmp_path):
-    _write_run(tmp_path, steps_logged=[10, 15, 25, 30], global_step=30)
-    assert _module()._training(tmp_path).splitlines()[5] == "| 1 again | (the data from its start) | | 26–30 | 0.300 |"
-
-
-def test_a_block_without_a_logged_step_shows_a_dash_and_one_never_reached_says_so(tmp_path):
-    _write_run(tmp_path, steps_logged=[10], global_step=12)
-    rows = _module()._training(tmp_path).splitlines()[2:5]
-    assert rows[1] == "| 2 | cam_cat, cam_topic | 50 % | 11–12 | – |"
-    assert rows[2] == "| 3 | every row (shuffled) | 0 % | not reached | – |"
+    assert len(table) == 5  # header, rule, LM, tower, SFT
+    lm, tower, sft = table[2:]
+    assert "20 CAM-Cat + 10 every format × 16" in lm and "0.700 → 0.200" in lm and "| 50 |" in lm
+    assert "CAM-Cat 85.0 % at the gate" in lm and "cam_tag 27.5" in lm and "8,000 / 0" in lm
+    assert "40 × 32" in tower and "8.000 → 0.500" in tower and "scene 100.0, shape 90.0 %" in tower
+    assert "LoRA SFT" in sft and "30 × 4" in sft and "0.100 → 0.300" in sft and "1,000 / 90,000" in sft
+    assert "| 123 |" in sft and "1500 MB" in sft
