@@ -103,7 +103,9 @@ def write_mp4(frames: np.ndarray, path: str | os.PathLike, fps: float, crf: int 
         stream = container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "veryfast", "g": str(max(1, round(2 * fps)))}
+        # mb-tree's lookahead made PyAV's x264 encode the same frames differently from run to run (tests/test_world.py)
+        stream.options = {"crf": str(crf), "preset": "veryfast", "g": str(max(1, round(2 * fps))),
+                          "x264-params": "mbtree=0:rc-lookahead=0"}
         for frame in frames:
             for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
                 container.mux(packet)

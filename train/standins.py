@@ -265,12 +265,14 @@ def pretrain_vision_tower(video_paths: dict[str, Path], content: dict[str, dict]
 # --------------------------------------------------------------------------------------------------------------- cache
 
 def content_key(world_dir: Path, lm_ids: list[str], tower_ids: list[str], settings: StandinSettings) -> str:
-    """sha256 over what the stand-ins are made from: the world's files, the video ids, the settings and the code."""
+    """sha256 over what the stand-ins are made from: the world's files, the video ids, the settings and the code
+    (this file, the world and the renderer: the tower learns from rendered pixels)."""
+    import mimic_data.render
     import mimic_data.world
 
     parts = {"world": file_sha256(world_dir / "world.parquet"), "records": file_sha256(world_dir / "records.parquet"),
              "lm_ids": sorted(lm_ids), "tower_ids": sorted(tower_ids), "settings": asdict(settings),
-             "code": [file_sha256(Path(__file__)), file_sha256(Path(mimic_data.world.__file__))]}
+             "code": [file_sha256(Path(path)) for path in (__file__, mimic_data.world.__file__, mimic_data.render.__file__)]}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
 
 
