@@ -171,20 +171,18 @@ def pretrain_language_model(rows: list[dict], probe: list[dict], out_dir: Path, 
         if step % 50 == 0:
             losses.append((step, round(loss.item(), 4)))
 
-    step = 0
-    while True:
-        step += 1
+    for step in range(1, settings.lm_pointing_max_steps + 1):
         train_on(pointing_batch(by_task["cam_cat"], settings.lm_batch_size, settings.lm_pointing_copy_share, rng), step)
         if step % settings.lm_probe_every == 0 or step == settings.lm_pointing_max_steps:
             curve[step] = letter_accuracy(model, collator, cam_cat_probe)
             print(f"     step {step}: held-out CAM-Cat letter accuracy {curve[step]['cam_cat']:.2f}", flush=True)
             if curve[step]["cam_cat"] >= settings.lm_pointing_gate:
                 break
-            if step >= settings.lm_pointing_max_steps:
-                raise StandinNotPointing(
-                    f"stand-in language model (seed {settings.seed}): held-out CAM-Cat letter accuracy "
-                    f"{curve[step]['cam_cat']:.2f} after {step} pointing steps, below the gate "
-                    f"{settings.lm_pointing_gate}; a LoRA SFT on it would stay at chance. Try another --seed")
+    else:
+        raise StandinNotPointing(
+            f"stand-in language model (seed {settings.seed}): held-out CAM-Cat letter accuracy "
+            f"{curve[step]['cam_cat']:.2f} after {step} pointing steps, below the gate {settings.lm_pointing_gate}; "
+            "a LoRA SFT on it would stay at chance. Try another --seed")
     pointing_steps = step
     curve[step] = letter_accuracy(model, collator, probe)
     for step in range(pointing_steps + 1, pointing_steps + settings.lm_reading_steps + 1):
